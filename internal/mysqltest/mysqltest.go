@@ -1,0 +1,283 @@
+// Package mysqltest gives tests a real MySQL or MariaDB server.
+//
+// The server is, in order of preference:
+//
+//  1. the one named by SESSIONKIT_TEST_DSN (a go-sql-driver DSN whose user may
+//     create and drop databases);
+//  2. a private server started from mariadbd or mysqld found on PATH (or in
+//     /usr/sbin), with a temporary data directory and a free port on
+//     127.0.0.1, started once per test binary on first use and removed when
+//     the binary exits, even when it crashes;
+//  3. none: the test is skipped with a message saying how to enable it, or
+//     fails when SESSIONKIT_TEST_REQUIRE_DB=1.
+//
+// Every call to DSN or DB creates a fresh database that is dropped when the
+// test ends, so tests can run in parallel and in any order. A package that
+// uses mysqltest should call Main from its TestMain so that private servers
+// are stopped when the tests are done.
+package mysqltest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Environment variables that steer the harness.
+const (
+	EnvDSN       = "SESSIONKIT_TEST_DSN"
+	EnvRequireDB = "SESSIONKIT_TEST_REQUIRE_DB"
+)
+
+const skipMessage = "mysqltest: no MySQL/MariaDB server for database tests; set " + EnvDSN +
+	"=root@tcp(127.0.0.1:3306)/ or install mariadb-server so that mariadbd is on PATH (" +
+	EnvRequireDB + "=1 turns this skip into a failure)"
+
+type sharedServer struct {
+	once sync.Once
+	srv  *Server
+	err  error
+}
+
+var (
+	mu        sync.Mutex
+	shared    = map[string]*sharedServer{} // by default time zone, "" for the server's own
+	dedicated []*Server
+)
+
+// Main runs the tests and then stops and removes every private server the
+// tests started. Use it as
+//
+//	func TestMain(m *testing.M) { os.Exit(mysqltest.Main(m)) }
+func Main(m *testing.M) int {
+	code := m.Run()
+	StopAll()
+	return code
+}
+
+// StopAll stops and removes every private server started so far.
+func StopAll() {
+	mu.Lock()
+	defer mu.Unlock()
+	for tz, s := range shared {
+		if s.srv != nil {
+			s.srv.Remove()
+		}
+		delete(shared, tz)
+	}
+	for _, s := range dedicated {
+		s.Remove()
+	}
+	dedicated = nil
+}
+
+// Option changes what DSN and DB return.
+type Option func(*options)
+
+type options struct {
+	timeZone string
+	params   map[string]string
+}
+
+// TimeZone asks for a server whose default time zone is tz: an offset such as
+// "+05:30" or a zone name such as "Europe/Berlin" (the zone tables are loaded
+// when the server lacks them). With SESSIONKIT_TEST_DSN, where the harness
+// cannot restart the server, the zone is set as the session time zone of the
+// returned DSN instead, which is what sessions on that server would see.
+func TimeZone(tz string) Option { return func(o *options) { o.timeZone = tz } }
+
+// Param adds a DSN parameter, such as Param("loc", "Local") or a system
+// variable such as Param("sql_mode", "''").
+func Param(name, value string) Option {
+	return func(o *options) {
+		if o.params == nil {
+			o.params = map[string]string{}
+		}
+		o.params[name] = value
+	}
+}
+
+// requireServer skips or fails t when no server can be had.
+func requireServer(t testing.TB) {
+	t.Helper()
+	if os.Getenv(EnvDSN) != "" {
+		return
+	}
+	if serverBinary() == "" {
+		if os.Getenv(EnvRequireDB) == "1" {
+			t.Fatal(skipMessage)
+		}
+		t.Skip(skipMessage)
+	}
+}
+
+// baseConfig returns the driver configuration of the server for the options,
+// connecting as a user who can create databases.
+func baseConfig(t testing.TB, o *options) *mysql.Config {
+	t.Helper()
+	requireServer(t)
+	if dsn := os.Getenv(EnvDSN); dsn != "" {
+		c, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			t.Fatalf("mysqltest: %s: %v", EnvDSN, err)
+		}
+		c.ParseTime = true
+		if o.timeZone != "" {
+			if c.Params == nil {
+				c.Params = map[string]string{}
+			}
+			c.Params["time_zone"] = "'" + o.timeZone + "'"
+		}
+		return c
+	}
+	mu.Lock()
+	s := shared[o.timeZone]
+	if s == nil {
+		s = &sharedServer{}
+		shared[o.timeZone] = s
+	}
+	mu.Unlock()
+	s.once.Do(func() { s.srv, s.err = newServer(serverBinary(), o.timeZone) })
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	return s.srv.Config()
+}
+
+// Config returns the driver configuration of a fresh, empty database that is
+// dropped when t ends.
+func Config(t testing.TB, opts ...Option) *mysql.Config {
+	t.Helper()
+	o := &options{}
+	for _, opt := range opts {
+		opt(o)
+	}
+	c := baseConfig(t, o)
+	return createDatabase(t, c, o)
+}
+
+// DSN returns the DSN of a fresh, empty database that is dropped when t ends.
+func DSN(t testing.TB, opts ...Option) string {
+	t.Helper()
+	return Config(t, opts...).FormatDSN()
+}
+
+// DB opens a pool on a fresh, empty database; the pool is closed and the
+// database dropped when t ends.
+func DB(t testing.TB, opts ...Option) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", DSN(t, opts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// NewServer starts a private server for t alone, for tests that stop, kill
+// or restart it; it is removed when t ends. Without mariadbd or mysqld the
+// test is skipped (or fails under SESSIONKIT_TEST_REQUIRE_DB=1), even when
+// SESSIONKIT_TEST_DSN is set, since that server cannot be stopped.
+func NewServer(t testing.TB) *Server {
+	t.Helper()
+	bin := serverBinary()
+	if bin == "" {
+		if os.Getenv(EnvRequireDB) == "1" {
+			t.Fatal(skipMessage)
+		}
+		t.Skip(skipMessage)
+	}
+	s, err := newServer(bin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	dedicated = append(dedicated, s)
+	mu.Unlock()
+	t.Cleanup(func() { s.Remove() })
+	return s
+}
+
+// Database creates a fresh database on s, dropped when t ends (if s is up
+// then), and returns its driver configuration.
+func (s *Server) Database(t testing.TB, opts ...Option) *mysql.Config {
+	t.Helper()
+	o := &options{}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return createDatabase(t, s.Config(), o)
+}
+
+func createDatabase(t testing.TB, c *mysql.Config, o *options) *mysql.Config {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	name := "sk_" + hex.EncodeToString(b[:])
+
+	admin := c.Clone()
+	admin.DBName = ""
+	admin.Timeout = 10 * time.Second
+	db, err := sql.Open("mysql", admin.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
+		t.Fatalf("mysqltest: creating database %s on %s: %v", name, c.Addr, err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("mysql", admin.FormatDSN())
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`")
+	})
+
+	out := c.Clone()
+	out.DBName = name
+	for k, v := range o.params {
+		if err := out.Apply(withParam(k, v)); err != nil {
+			t.Fatalf("mysqltest: DSN parameter %s=%s: %v", k, v, err)
+		}
+	}
+	return out
+}
+
+// withParam applies a DSN parameter by formatting and re-parsing, which is
+// the one way to reach every option the driver knows by name.
+func withParam(name, value string) mysql.Option {
+	return func(c *mysql.Config) error {
+		parsed, err := mysql.ParseDSN(c.FormatDSN() + sep(c.FormatDSN()) + name + "=" + value)
+		if err != nil {
+			return err
+		}
+		*c = *parsed
+		return nil
+	}
+}
+
+func sep(dsn string) string {
+	for i := len(dsn) - 1; i >= 0 && dsn[i] != '/'; i-- {
+		if dsn[i] == '?' {
+			return "&"
+		}
+	}
+	return "?"
+}
+
+// String describes the server for test logs.
+func (s *Server) String() string { return fmt.Sprintf("%s on 127.0.0.1:%d", s.bin, s.Port) }

@@ -1,0 +1,351 @@
+package mysqltest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Server is a private MySQL or MariaDB server process with its own data
+// directory and port on 127.0.0.1. It can be stopped and started again on the
+// same port with its data intact, which is how tests simulate a database that
+// goes away and comes back.
+type Server struct {
+	// Port is the TCP port on 127.0.0.1 the server listens on.
+	Port int
+
+	bin     string // mariadbd or mysqld
+	dir     string // holds data/, the socket and the error log
+	tz      string // --default-time-zone, empty for the server's default
+	mu      sync.Mutex
+	wrapper *exec.Cmd      // sh process that owns the server process
+	stdin   io.WriteCloser // closing it makes the wrapper stop the server
+}
+
+// serverBinary finds mariadbd or mysqld on PATH or in the usual sbin folders,
+// which are not on a normal user's PATH on Debian.
+func serverBinary() string {
+	for _, name := range []string{"mariadbd", "mysqld"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+		for _, dir := range []string{"/usr/sbin", "/usr/local/sbin", "/usr/local/mysql/bin"} {
+			p := filepath.Join(dir, name)
+			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// newServer initialises a data directory and starts a server on a free port.
+func newServer(bin, tz string) (*Server, error) {
+	dir, err := os.MkdirTemp("", "sessionkit-mysqltest-*")
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s := &Server{Port: port, bin: bin, dir: dir, tz: tz}
+	if err := s.initialise(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := s.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := s.grantTCPRoot(); err != nil {
+		s.Remove()
+		return nil, err
+	}
+	return s, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) isMariaDB() bool { return strings.Contains(filepath.Base(s.bin), "mariadb") }
+
+func (s *Server) datadir() string { return filepath.Join(s.dir, "data") }
+func (s *Server) socket() string  { return filepath.Join(s.dir, "mysqld.sock") }
+
+func (s *Server) userArgs() []string {
+	if os.Geteuid() == 0 {
+		// Both servers refuse to run as root unless told to.
+		return []string{"--user=root"}
+	}
+	return nil
+}
+
+// initialise creates the system tables with the tool that ships with the
+// server: mariadb-install-db for MariaDB, mysqld --initialize-insecure for
+// MySQL. Either way root@localhost has an empty password.
+func (s *Server) initialise() error {
+	var cmd *exec.Cmd
+	if s.isMariaDB() {
+		tool := "mariadb-install-db"
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			if p, err = exec.LookPath("mysql_install_db"); err != nil {
+				return fmt.Errorf("mysqltest: %s not found next to %s: %w", tool, s.bin, err)
+			}
+		}
+		args := []string{"--no-defaults", "--datadir=" + s.datadir(), "--auth-root-authentication-method=normal",
+			"--skip-test-db", "--innodb-log-file-size=16M"}
+		cmd = exec.Command(p, append(args, s.userArgs()...)...)
+	} else {
+		args := []string{"--no-defaults", "--initialize-insecure", "--datadir=" + s.datadir()}
+		cmd = exec.Command(s.bin, append(args, s.userArgs()...)...)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("mysqltest: initialising %s: %w\n%s", s.datadir(), err, out)
+	}
+	return nil
+}
+
+// Start starts the server process and waits until it accepts connections.
+// The server runs under a small shell wrapper that stops it and removes its
+// files as soon as the test binary exits, however it exits.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wrapper != nil {
+		return nil
+	}
+	args := []string{"--no-defaults", "--datadir=" + s.datadir(), "--socket=" + s.socket(),
+		"--port=" + strconv.Itoa(s.Port), "--bind-address=127.0.0.1", "--skip-name-resolve",
+		"--log-error=" + filepath.Join(s.dir, "error.log"), "--pid-file=" + filepath.Join(s.dir, "mysqld.pid"),
+		"--innodb-log-file-size=16M", "--innodb-buffer-pool-size=64M", "--max-connections=500",
+		"--innodb-flush-log-at-trx-commit=2", "--skip-log-bin", "--mysqlx=OFF"}
+	if s.isMariaDB() {
+		args = args[:len(args)-1] // MariaDB has no X plugin option
+		args = append(args, "--skip-log-bin")
+	}
+	if s.tz != "" && !isNamedZone(s.tz) {
+		args = append(args, "--default-time-zone="+s.tz)
+	}
+	args = append(args, s.userArgs()...)
+	// The wrapper starts the server in the background and then blocks
+	// reading its standard input, a pipe from this process. When this process
+	// exits, even by SIGKILL, the pipe closes, and the wrapper stops the server
+	// and, when told so by the REMOVE file, removes the directory.
+	script := `"$@" & pid=$!
+cat >/dev/null
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+if [ -e "$DIR/REMOVE" ] || [ ! -e "$DIR/KEEP" ]; then rm -rf "$DIR"; fi`
+	cmd := exec.Command("/bin/sh", append([]string{"-c", script, "mysqltest-wrapper", s.bin}, args...)...)
+	cmd.Env = append(os.Environ(), "DIR="+s.dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// KEEP makes the wrapper leave the data in place on a deliberate Stop.
+	if err := os.WriteFile(filepath.Join(s.dir, "KEEP"), nil, 0o644); err != nil {
+		return err
+	}
+	os.Remove(filepath.Join(s.dir, "REMOVE"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("mysqltest: starting %s: %w", s.bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	s.wrapper, s.stdin = cmd, stdin
+	// Until the wrapper is stopped on purpose, the data dir is removed when
+	// this process dies.
+	os.Remove(filepath.Join(s.dir, "KEEP"))
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		db, err := sql.Open("mysql", s.rootSocketDSN())
+		if err == nil {
+			err = db.Ping()
+			db.Close()
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			s.wrapper = nil
+			log, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
+			return fmt.Errorf("mysqltest: %s exited during start-up:\n%s", s.bin, tail(string(log), 2000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mysqltest: %s did not accept connections within 60s: %v", s.bin, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop stops the server and waits for it to exit, keeping its data so that
+// Start can bring it back.
+func (s *Server) Stop() error {
+	return s.stop(false)
+}
+
+// Kill stops the server with SIGKILL, as a crash would, keeping its data.
+func (s *Server) Kill() error {
+	s.mu.Lock()
+	pid, _ := os.ReadFile(filepath.Join(s.dir, "mysqld.pid"))
+	s.mu.Unlock()
+	if n, err := strconv.Atoi(strings.TrimSpace(string(pid))); err == nil {
+		syscall.Kill(n, syscall.SIGKILL)
+	}
+	return s.stop(false)
+}
+
+// Remove stops the server and deletes its files.
+func (s *Server) Remove() error {
+	return s.stop(true)
+}
+
+func (s *Server) stop(remove bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wrapper == nil {
+		if remove {
+			return os.RemoveAll(s.dir)
+		}
+		return nil
+	}
+	name := "KEEP"
+	if remove {
+		name = "REMOVE"
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, name), nil, 0o644); err != nil {
+		return err
+	}
+	s.stdin.Close()
+	err := s.wrapper.Wait()
+	s.wrapper, s.stdin = nil, nil
+	var exit *exec.ExitError
+	if errors.As(err, &exit) || (err != nil && strings.Contains(err.Error(), "Wait was already called")) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) rootSocketDSN() string {
+	c := mysql.NewConfig()
+	c.User = "root"
+	c.Net = "unix"
+	c.Addr = s.socket()
+	c.Timeout = 2 * time.Second
+	return c.FormatDSN()
+}
+
+// Config returns a driver configuration for root over TCP with no database.
+func (s *Server) Config() *mysql.Config {
+	c := mysql.NewConfig()
+	c.User = "root"
+	c.Net = "tcp"
+	c.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+	c.ParseTime = true
+	return c
+}
+
+// grantTCPRoot lets root connect over TCP from 127.0.0.1 with an empty
+// password; the install tools only create root@localhost, which with
+// --skip-name-resolve matches the socket alone. It also loads the time zone
+// tables when the server is to run in a named zone.
+func (s *Server) grantTCPRoot() error {
+	db, err := sql.Open("mysql", s.rootSocketDSN())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, q := range []string{
+		"CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'",
+		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("mysqltest: %s: %w", q, err)
+		}
+	}
+	if isNamedZone(s.tz) {
+		if err := s.loadZoneTables(ctx, db, s.tz); err != nil {
+			return err
+		}
+		if _, err := db.ExecContext(ctx, "SET GLOBAL time_zone = ?", s.tz); err != nil {
+			return fmt.Errorf("mysqltest: setting the default time zone to %q: %w", s.tz, err)
+		}
+	}
+	return nil
+}
+
+// isNamedZone reports whether tz is a zone name such as Europe/Berlin rather
+// than an offset such as +05:30 or SYSTEM.
+func isNamedZone(tz string) bool {
+	return tz != "" && tz != "SYSTEM" && !strings.HasPrefix(tz, "+") && !strings.HasPrefix(tz, "-")
+}
+
+// loadZoneTables loads one zone into the mysql.time_zone* tables from the
+// system's zoneinfo, using the tools packaged with the server, unless the
+// server knows the zone already.
+func (s *Server) loadZoneTables(ctx context.Context, db *sql.DB, zone string) error {
+	var known sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT CONVERT_TZ('2000-01-01 00:00:00', 'UTC', ?)", zone).Scan(&known); err == nil && known.Valid {
+		return nil
+	}
+	tool := lookPath("mariadb-tzinfo-to-sql", "mysql_tzinfo_to_sql")
+	client := lookPath("mariadb", "mysql")
+	if tool == "" || client == "" {
+		return errors.New("mysqltest: loading time zone tables needs mariadb-tzinfo-to-sql (or mysql_tzinfo_to_sql) and the mariadb (or mysql) client on PATH")
+	}
+	statements, err := exec.CommandContext(ctx, tool, filepath.Join("/usr/share/zoneinfo", zone), zone).Output()
+	if err != nil {
+		return fmt.Errorf("mysqltest: %s %s: %w", tool, zone, err)
+	}
+	cmd := exec.CommandContext(ctx, client, "--no-defaults", "--user=root", "--socket="+s.socket(), "mysql")
+	cmd.Stdin = strings.NewReader(string(statements))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("mysqltest: loading time zone %s: %w\n%s", zone, err, out)
+	}
+	return nil
+}
+
+func lookPath(names ...string) string {
+	for _, name := range names {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

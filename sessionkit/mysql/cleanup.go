@@ -1,0 +1,255 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Stats counts what the background cleanup has done since the store was made.
+type Stats struct {
+	// Passes is the number of cleanup passes that ran to the end or to an
+	// error.
+	Passes int64
+	// Skipped is the number of passes skipped because another replica held
+	// the cleanup lock.
+	Skipped int64
+	// Errors is the number of passes that ended in an error.
+	Errors int64
+	// RowsDeleted is the number of expired sessions deleted by the background
+	// cleanup and by DeleteExpired.
+	RowsDeleted int64
+	// LastStart, LastDuration and LastError describe the most recent pass
+	// that ran; LastError is nil when it succeeded.
+	LastStart    time.Time
+	LastDuration time.Duration
+	LastError    error
+}
+
+// cleanup is the state of the background cleanup goroutine.
+type cleanup struct {
+	deleteBatch string // the batched DELETE statement
+
+	cancel context.CancelFunc // nil when cleanup was never started
+	done   chan struct{}      // closed when the goroutine has returned
+
+	// jitter picks the delay before the first pass; lockName overrides the
+	// lock's name. Both exist for tests.
+	jitter   func(interval time.Duration) time.Duration
+	lockName func(ctx context.Context, conn *sql.Conn) (string, error)
+	onPass   func(start bool) // called as a pass starts and ends, for tests
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+func (s *Store) startCleanup(interval time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cleanup.cancel = cancel
+	s.cleanup.done = make(chan struct{})
+	go s.cleanupLoop(ctx, interval)
+}
+
+func (s *Store) cleanupLoop(ctx context.Context, interval time.Duration) {
+	defer close(s.cleanup.done)
+	jitter := s.cleanup.jitter
+	if jitter == nil {
+		jitter = func(d time.Duration) time.Duration { return rand.N(d) }
+	}
+	timer := time.NewTimer(jitter(interval))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		s.cleanupPass(ctx)
+		timer.Reset(interval)
+	}
+}
+
+// StopCleanup stops the background cleanup and returns once its goroutine
+// has exited, cancelling a pass that is running. It is idempotent, safe to
+// call from any number of goroutines at once, and does nothing when cleanup
+// is disabled.
+func (s *Store) StopCleanup() {
+	if s.cleanup.cancel == nil {
+		return
+	}
+	s.cleanup.cancel()
+	<-s.cleanup.done
+}
+
+// Stats returns the cleanup counters.
+func (s *Store) Stats() Stats {
+	s.cleanup.mu.Lock()
+	defer s.cleanup.mu.Unlock()
+	return s.cleanup.stats
+}
+
+// cleanupPass runs one coordinated pass: take the named lock without
+// waiting, delete expired rows in batches, release the lock. It logs instead
+// of returning errors, and a panic in it is logged, not passed on.
+func (s *Store) cleanupPass(ctx context.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log().Error("sessionkit/mysql: cleanup panicked", "table", s.table.quoted, "panic", fmt.Sprint(r))
+		}
+	}()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.recordPass(time.Now(), 0, 0, err)
+			s.log().Error("sessionkit/mysql: cleanup", "table", s.table.quoted, "err", err)
+		}
+		return
+	}
+	defer conn.Close()
+	name, locked, err := s.lock(ctx, conn)
+	if err != nil {
+		if ctx.Err() != nil {
+			discard(conn)
+			return
+		}
+		// The server refuses named locks; run without one.
+		s.log().Debug("sessionkit/mysql: cleanup runs without a lock", "table", s.table.quoted, "err", err)
+	} else if !locked {
+		s.cleanup.mu.Lock()
+		s.cleanup.stats.Skipped++
+		s.cleanup.mu.Unlock()
+		return
+	}
+	if err == nil {
+		defer s.unlock(conn, name)
+	}
+	if f := s.cleanup.onPass; f != nil {
+		f(true)
+		defer f(false)
+	}
+	start := time.Now()
+	n, err := s.deleteExpired(ctx, conn)
+	if ctx.Err() != nil {
+		return // stopped: not an error worth logging
+	}
+	s.recordPass(start, time.Since(start), n, err)
+	if err != nil {
+		s.log().Error("sessionkit/mysql: cleanup", "table", s.table.quoted, "deleted", n, "err", err)
+		return
+	}
+	s.log().Debug("sessionkit/mysql: cleanup", "table", s.table.quoted, "deleted", n, "duration", time.Since(start))
+}
+
+func (s *Store) recordPass(start time.Time, d time.Duration, n int64, err error) {
+	s.cleanup.mu.Lock()
+	defer s.cleanup.mu.Unlock()
+	st := &s.cleanup.stats
+	st.Passes++
+	if err != nil {
+		st.Errors++
+	}
+	st.LastStart, st.LastDuration, st.LastError = start, d, err
+}
+
+// lock takes the cleanup lock on conn without waiting. locked is false when
+// another connection holds it; err is set when the server refuses named
+// locks (GET_LOCK fails or returns NULL).
+func (s *Store) lock(ctx context.Context, conn *sql.Conn) (name string, locked bool, err error) {
+	if f := s.cleanup.lockName; f != nil {
+		name, err = f(ctx, conn)
+	} else {
+		name, err = s.lockName(ctx, conn)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	ctx, cancel := s.queryContext(ctx)
+	defer cancel()
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil {
+		return "", false, err
+	}
+	if !got.Valid {
+		return "", false, errors.New("GET_LOCK returned NULL")
+	}
+	return name, got.Int64 == 1, nil
+}
+
+// lockName is "sessionkit:<db>.<table>", cut to the 64 characters MySQL
+// allows.
+func (s *Store) lockName(ctx context.Context, conn *sql.Conn) (string, error) {
+	schema := s.table.schema
+	if schema == "" {
+		ctx, cancel := s.queryContext(ctx)
+		defer cancel()
+		var db sql.NullString
+		if err := conn.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&db); err != nil {
+			return "", err
+		}
+		schema = db.String
+	}
+	name := "sessionkit:" + schema + "." + s.table.name
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name, nil
+}
+
+// unlock releases the lock; if that fails the connection is discarded, since
+// a pooled connection would keep holding the lock.
+func (s *Store) unlock(conn *sql.Conn, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", name); err != nil {
+		discard(conn)
+	}
+}
+
+// discard makes database/sql close conn instead of returning it to the pool.
+func discard(conn *sql.Conn) {
+	conn.Raw(func(any) error { return driver.ErrBadConn })
+}
+
+// DeleteExpired deletes every expired session in one full pass of batched
+// statements (CleanupBatchSize rows each) and returns how many it deleted.
+// It does not take the replicas' cleanup lock: call it from a one-off job or
+// with the background cleanup disabled.
+func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, s.wrap("delete expired", err)
+	}
+	defer conn.Close()
+	return s.deleteExpired(ctx, conn)
+}
+
+func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn) (int64, error) {
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		qctx, cancel := s.queryContext(ctx)
+		res, err := conn.ExecContext(qctx, s.cleanup.deleteBatch)
+		cancel()
+		if err != nil {
+			return total, s.wrap("delete expired", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, s.wrap("delete expired", err)
+		}
+		total += n
+		s.cleanup.mu.Lock()
+		s.cleanup.stats.RowsDeleted += n
+		s.cleanup.mu.Unlock()
+		if n < int64(s.cfg.CleanupBatchSize) {
+			return total, nil
+		}
+	}
+}
