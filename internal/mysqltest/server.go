@@ -32,6 +32,7 @@ type Server struct {
 	tz      string // --default-time-zone, empty for the server's default
 	mu      sync.Mutex
 	wrapper *exec.Cmd      // sh process that owns the server process
+	exited  chan struct{}  // closed when the wrapper has exited
 	stdin   io.WriteCloser // closing it makes the wrapper stop the server
 }
 
@@ -141,10 +142,9 @@ func (s *Server) Start() error {
 		"--port=" + strconv.Itoa(s.Port), "--bind-address=127.0.0.1", "--skip-name-resolve",
 		"--log-error=" + filepath.Join(s.dir, "error.log"), "--pid-file=" + filepath.Join(s.dir, "mysqld.pid"),
 		"--innodb-log-file-size=16M", "--innodb-buffer-pool-size=64M", "--max-connections=500",
-		"--innodb-flush-log-at-trx-commit=2", "--skip-log-bin", "--mysqlx=OFF"}
+		"--innodb-flush-log-at-trx-commit=2", "--max-allowed-packet=64M", "--skip-log-bin", "--mysqlx=OFF"}
 	if s.isMariaDB() {
 		args = args[:len(args)-1] // MariaDB has no X plugin option
-		args = append(args, "--skip-log-bin")
 	}
 	if s.tz != "" && !isNamedZone(s.tz) {
 		args = append(args, "--default-time-zone="+s.tz)
@@ -176,7 +176,7 @@ if [ -e "$DIR/REMOVE" ] || [ ! -e "$DIR/KEEP" ]; then rm -rf "$DIR"; fi`
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	s.wrapper, s.stdin = cmd, stdin
+	s.wrapper, s.stdin, s.exited = cmd, stdin, exited
 	// Until the wrapper is stopped on purpose, the data dir is removed when
 	// this process dies.
 	os.Remove(filepath.Join(s.dir, "KEEP"))
@@ -244,13 +244,9 @@ func (s *Server) stop(remove bool) error {
 		return err
 	}
 	s.stdin.Close()
-	err := s.wrapper.Wait()
-	s.wrapper, s.stdin = nil, nil
-	var exit *exec.ExitError
-	if errors.As(err, &exit) || (err != nil && strings.Contains(err.Error(), "Wait was already called")) {
-		err = nil
-	}
-	return err
+	<-s.exited
+	s.wrapper, s.stdin, s.exited = nil, nil, nil
+	return nil
 }
 
 func (s *Server) rootSocketDSN() string {

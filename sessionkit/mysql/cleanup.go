@@ -43,6 +43,7 @@ type cleanup struct {
 	jitter   func(interval time.Duration) time.Duration
 	lockName func(ctx context.Context, conn *sql.Conn) (string, error)
 	onPass   func(start bool) // called as a pass starts and ends, for tests
+	onBatch  func(rows int64) // called after each DELETE, for tests
 
 	mu    sync.Mutex
 	stats Stats
@@ -59,7 +60,7 @@ func (s *Store) cleanupLoop(ctx context.Context, interval time.Duration) {
 	defer close(s.cleanup.done)
 	jitter := s.cleanup.jitter
 	if jitter == nil {
-		jitter = func(d time.Duration) time.Duration { return rand.N(d) }
+		jitter = randomJitter
 	}
 	timer := time.NewTimer(jitter(interval))
 	defer timer.Stop()
@@ -73,6 +74,10 @@ func (s *Store) cleanupLoop(ctx context.Context, interval time.Duration) {
 		timer.Reset(interval)
 	}
 }
+
+// randomJitter spreads the first passes of replicas that start together
+// over the interval.
+func randomJitter(interval time.Duration) time.Duration { return rand.N(interval) }
 
 // StopCleanup stops the background cleanup and returns once its goroutine
 // has exited, cancelling a pass that is running. It is idempotent, safe to
@@ -245,6 +250,9 @@ func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn) (int64, error
 			return total, s.wrap("delete expired", err)
 		}
 		total += n
+		if f := s.cleanup.onBatch; f != nil {
+			f(n)
+		}
 		s.cleanup.mu.Lock()
 		s.cleanup.stats.RowsDeleted += n
 		s.cleanup.mu.Unlock()

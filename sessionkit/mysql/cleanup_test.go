@@ -1,0 +1,234 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// newCleanupStore returns a store whose cleanup is not started, so that a
+// test can set hooks first and then call startCleanup.
+func newCleanupStore(t *testing.T, db *sql.DB, cfg Config) *Store {
+	t.Helper()
+	cfg.DisableCleanup = true
+	s, err := NewWithConfig(db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cleanup.jitter = func(time.Duration) time.Duration { return 0 }
+	t.Cleanup(s.StopCleanup)
+	return s
+}
+
+func TestDeleteExpiredRemovesInBatches(t *testing.T) {
+	t.Parallel()
+	db := newDB(t, []string{recommendedTable})
+	insertRows(t, db, "expired", 2500, -time.Minute)
+	insertRows(t, db, "live", 10, time.Hour)
+	s := newCleanupStore(t, db, Config{})
+
+	var batches []int64
+	s.cleanup.onBatch = func(n int64) { batches = append(batches, n) }
+	n, err := s.DeleteExpired(context.Background())
+	if err != nil || n != 2500 {
+		t.Fatalf("DeleteExpired = %d, %v; want 2500, nil", n, err)
+	}
+	if want := []int64{1000, 1000, 500}; len(batches) != len(want) || batches[0] != 1000 || batches[1] != 1000 || batches[2] != 500 {
+		t.Fatalf("rows per statement = %v; want %v (CleanupBatchSize defaults to 1000)", batches, want)
+	}
+	if left := countRows(t, db, "expiry <= UTC_TIMESTAMP(6)"); left != 0 {
+		t.Fatalf("%d expired rows left", left)
+	}
+	if live := countRows(t, db, "token LIKE 'live%'"); live != 10 {
+		t.Fatalf("%d live rows left; want all 10", live)
+	}
+}
+
+func TestCleanupLoopUsesBatchSize(t *testing.T) {
+	t.Parallel()
+	db := newDB(t, []string{recommendedTable})
+	insertRows(t, db, "expired", 230, -time.Minute)
+	insertRows(t, db, "live", 5, time.Hour)
+	s := newCleanupStore(t, db, Config{CleanupBatchSize: 100})
+	var mu sync.Mutex
+	var batches []int64
+	s.cleanup.onBatch = func(n int64) { mu.Lock(); batches = append(batches, n); mu.Unlock() }
+	s.startCleanup(50 * time.Millisecond)
+
+	eventually(t, 10*time.Second, "expired rows removed", func() bool { return s.Stats().RowsDeleted == 230 })
+	mu.Lock()
+	for _, n := range batches {
+		if n > 100 {
+			t.Errorf("a statement deleted %d rows; CleanupBatchSize is 100", n)
+		}
+	}
+	mu.Unlock()
+	if live := countRows(t, db, "token LIKE 'live%'"); live != 5 {
+		t.Fatalf("%d live rows left; want all 5", live)
+	}
+	if st := s.Stats(); st.Passes < 1 || st.LastError != nil {
+		t.Fatalf("Stats = %+v; want passes and no error", st)
+	}
+}
+
+// TestCleanupOneReplicaAtATime runs two stores on one table, as two replicas
+// would, with passes long enough to collide, and checks that they never
+// overlap.
+func TestCleanupOneReplicaAtATime(t *testing.T) {
+	t.Parallel()
+	db := newDB(t, []string{recommendedTable})
+	insertRows(t, db, "expired", 3000, -time.Minute)
+
+	var active, maxActive atomic.Int32
+	onPass := func(start bool) {
+		if !start {
+			active.Add(-1)
+			return
+		}
+		n := active.Add(1)
+		for {
+			m := maxActive.Load()
+			if n <= m || maxActive.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // widen the window for a collision
+	}
+	replicas := make([]*Store, 2)
+	for i := range replicas {
+		replicas[i] = newCleanupStore(t, db, Config{CleanupBatchSize: 10})
+		replicas[i].cleanup.onPass = onPass
+	}
+	for _, s := range replicas {
+		s.startCleanup(5 * time.Millisecond)
+	}
+	eventually(t, 30*time.Second, "the backlog removed", func() bool {
+		return countRows(t, db, "1=1") == 0
+	})
+	eventually(t, 5*time.Second, "a pass skipped because the other replica held the lock", func() bool {
+		return replicas[0].Stats().Skipped+replicas[1].Stats().Skipped > 0
+	})
+	for _, s := range replicas {
+		s.StopCleanup()
+	}
+	if m := maxActive.Load(); m != 1 {
+		t.Fatalf("%d cleanup passes ran at once; want 1", m)
+	}
+	if got := replicas[0].Stats().RowsDeleted + replicas[1].Stats().RowsDeleted; got != 3000 {
+		t.Fatalf("replicas deleted %d rows in all; want 3000", got)
+	}
+}
+
+// TestCleanupSkipsWhileLockHeld holds the cleanup lock as another replica
+// would, then releases it.
+func TestCleanupSkipsWhileLockHeld(t *testing.T) {
+	t.Parallel()
+	db := newDB(t, []string{recommendedTable})
+	insertRows(t, db, "expired", 20, -time.Minute)
+	var dbName string
+	if err := db.QueryRow("SELECT DATABASE()").Scan(&dbName); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var got int
+	if err := conn.QueryRowContext(context.Background(), "SELECT GET_LOCK(?, 0)", "sessionkit:"+dbName+".sessions").Scan(&got); err != nil || got != 1 {
+		t.Fatalf("GET_LOCK = %d, %v", got, err)
+	}
+
+	s := newCleanupStore(t, db, Config{})
+	s.startCleanup(20 * time.Millisecond)
+	eventually(t, 5*time.Second, "passes skipped", func() bool { return s.Stats().Skipped >= 3 })
+	if n := countRows(t, db, "1=1"); n != 20 {
+		t.Fatalf("%d rows left while another replica held the lock; want all 20", n)
+	}
+	if _, err := conn.ExecContext(context.Background(), "DO RELEASE_LOCK(?)", "sessionkit:"+dbName+".sessions"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "rows deleted once the lock is free", func() bool { return countRows(t, db, "1=1") == 0 })
+}
+
+// TestCleanupRunsWhereLocksAreRefused makes GET_LOCK return NULL, as servers
+// that refuse named locks do, and expects the pass to run anyway.
+func TestCleanupRunsWhereLocksAreRefused(t *testing.T) {
+	t.Parallel()
+	db := newDB(t, []string{recommendedTable})
+	insertRows(t, db, "expired", 20, -time.Minute)
+	s := newCleanupStore(t, db, Config{})
+	s.cleanup.lockName = func(context.Context, *sql.Conn) (string, error) { return "", nil } // GET_LOCK('') is NULL
+	s.startCleanup(20 * time.Millisecond)
+	eventually(t, 5*time.Second, "rows deleted without a lock", func() bool { return countRows(t, db, "1=1") == 0 })
+	if st := s.Stats(); st.Skipped != 0 {
+		t.Fatalf("Stats.Skipped = %d; a refused lock must not skip the pass", st.Skipped)
+	}
+}
+
+func TestCleanupWaitsJitterFirst(t *testing.T) {
+	t.Parallel()
+	for i := 0; i < 100; i++ {
+		if d := randomJitter(time.Second); d < 0 || d >= time.Second {
+			t.Fatalf("randomJitter(1s) = %v; want within [0, 1s)", d)
+		}
+	}
+	if randomJitter(time.Hour) == randomJitter(time.Hour) && randomJitter(time.Hour) == randomJitter(time.Hour) {
+		t.Fatal("randomJitter returns the same delay every time")
+	}
+
+	db := newDB(t, []string{recommendedTable})
+	s := newCleanupStore(t, db, Config{})
+	var asked time.Duration
+	s.cleanup.jitter = func(d time.Duration) time.Duration { asked = d; return 700 * time.Millisecond }
+	start := time.Now()
+	s.startCleanup(10 * time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if p := s.Stats().Passes; p != 0 {
+		t.Fatalf("%d passes before the jitter elapsed", p)
+	}
+	eventually(t, 5*time.Second, "the first pass after the jitter", func() bool { return s.Stats().Passes == 1 })
+	if asked != 10*time.Second {
+		t.Fatalf("jitter drawn within %v; want within the interval, 10s", asked)
+	}
+	if first := s.Stats().LastStart.Sub(start); first < 700*time.Millisecond {
+		t.Fatalf("first pass %v after start; want no sooner than the 700ms jitter", first)
+	}
+}
+
+// TestCleanupLogsErrorsAndGoesOn starts cleanup on a missing table, then
+// creates it: errors are logged, and the loop recovers.
+func TestCleanupLogsErrorsAndGoesOn(t *testing.T) {
+	t.Parallel()
+	db := newDB(t, nil)
+	logger, logs := newLogger()
+	s := newCleanupStore(t, db, Config{Logger: logger})
+	s.startCleanup(20 * time.Millisecond)
+	eventually(t, 5*time.Second, "two failed passes", func() bool { return s.Stats().Errors >= 2 })
+	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "cleanup") || !strings.Contains(l, "doesn't exist") {
+		t.Fatalf("log does not report the cleanup error:\n%s", l)
+	}
+	if _, err := db.Exec(recommendedTable); err != nil {
+		t.Fatal(err)
+	}
+	insertRows(t, db, "expired", 5, -time.Minute)
+	eventually(t, 5*time.Second, "rows deleted after the table appeared", func() bool { return s.Stats().RowsDeleted == 5 })
+}
+
+// TestCleanupLogsToDefaultLogger is not parallel: it replaces slog's default.
+func TestCleanupLogsToDefaultLogger(t *testing.T) {
+	logger, logs := newLogger()
+	old := slog.Default()
+	slog.SetDefault(logger)
+	defer slog.SetDefault(old)
+	db := newDB(t, nil)
+	s := newCleanupStore(t, db, Config{})
+	s.startCleanup(20 * time.Millisecond)
+	eventually(t, 5*time.Second, "an error in slog.Default()", func() bool { return strings.Contains(logs.String(), "doesn't exist") })
+	s.StopCleanup()
+}

@@ -1,0 +1,89 @@
+package mysql
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTableNames(t *testing.T) {
+	t.Parallel()
+	db := newDB(t, nil)
+	valid := map[string]string{
+		"sessions":              "`sessions`",
+		"app.sessions":          "`app`.`sessions`",
+		"my_sessions$2":         "`my_sessions$2`",
+		"2fa":                   "`2fa`",
+		strings.Repeat("a", 64): "`" + strings.Repeat("a", 64) + "`",
+	}
+	for name, quoted := range valid {
+		s, err := NewWithConfig(db, Config{Table: name, DisableCleanup: true})
+		if err != nil {
+			t.Errorf("NewWithConfig(Table: %q): %v", name, err)
+			continue
+		}
+		if s.Table() != quoted {
+			t.Errorf("Table %q quoted as %s; want %s", name, s.Table(), quoted)
+		}
+	}
+	for _, name := range []string{
+		"sessions; DROP TABLE x", "`sessions`", "sess`ions", " ", "a b", "a.b.c", ".sessions", "db.",
+		strings.Repeat("a", 65), "db." + strings.Repeat("a", 65), "sessións", "sessions--", "a/b",
+	} {
+		if _, err := NewWithConfig(db, Config{Table: name, DisableCleanup: true}); err == nil || !strings.Contains(err.Error(), "table name") {
+			t.Errorf("NewWithConfig(Table: %q) = %v; want an error about the table name", name, err)
+		}
+	}
+}
+
+// TestTableNamesAreQuoted uses a reserved word and a qualified name end to
+// end: both work only when quoted.
+func TestTableNamesAreQuoted(t *testing.T) {
+	t.Parallel()
+	db := newDB(t, nil)
+	var dbName string
+	if err := db.QueryRow("SELECT DATABASE()").Scan(&dbName); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"order", dbName + ".select"} {
+		s, err := NewWithConfig(db, Config{Table: name, DisableCleanup: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := s.CreateTable(ctx); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := s.CheckSchema(ctx); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := s.Commit(tokenA, []byte(name), time.Now().Add(time.Hour)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		mustFind(t, s, tokenA, name)
+		if err := s.Commit(tokenB, []byte(name), time.Now().Add(-time.Hour)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if n, err := s.DeleteExpired(ctx); err != nil || n != 1 {
+			t.Fatalf("%s: DeleteExpired = %d, %v", name, n, err)
+		}
+	}
+}
+
+func TestNewWithConfigRejectsBadValues(t *testing.T) {
+	t.Parallel()
+	db := newDB(t, nil)
+	for _, cfg := range []Config{
+		{CleanupInterval: -time.Second},
+		{CleanupBatchSize: -1},
+		{QueryTimeout: -time.Second},
+	} {
+		if _, err := NewWithConfig(db, cfg); err == nil {
+			t.Errorf("NewWithConfig(%+v) accepted a negative value", cfg)
+		}
+	}
+	if _, err := NewWithConfig(nil, Config{}); err == nil {
+		t.Error("NewWithConfig(nil db) accepted")
+	}
+}
