@@ -37,7 +37,7 @@ var tableDefinitions = []struct {
 }
 
 // newDB returns a pool on a fresh database with the given statements run.
-func newDB(t *testing.T, ddl []string, opts ...mysqltest.Option) *sql.DB {
+func newDB(t testing.TB, ddl []string, opts ...mysqltest.Option) *sql.DB {
 	t.Helper()
 	db := mysqltest.DB(t, opts...)
 	for _, q := range ddl {
@@ -49,7 +49,7 @@ func newDB(t *testing.T, ddl []string, opts ...mysqltest.Option) *sql.DB {
 }
 
 // newStore returns a store without background cleanup on a fresh database.
-func newStore(t *testing.T, ddl []string, opts ...mysqltest.Option) (*Store, *sql.DB) {
+func newStore(t testing.TB, ddl []string, opts ...mysqltest.Option) (*Store, *sql.DB) {
 	t.Helper()
 	db := newDB(t, ddl, opts...)
 	s := NewWithCleanupInterval(db, 0)

@@ -53,6 +53,13 @@ type Config struct {
 	// cannot hold a request forever.
 	QueryTimeout time.Duration
 
+	// CommitConcurrency, when positive, batches commits: at most this many
+	// statements write sessions at once, and commits that arrive meanwhile
+	// are written together by the next free one, in a single multi-row
+	// upsert. A commit on an idle store is written at once. Zero writes every
+	// commit with its own statement.
+	CommitConcurrency int
+
 	// Logger receives cleanup errors and schema warnings (slog.Default() if
 	// nil).
 	Logger *slog.Logger
@@ -68,6 +75,7 @@ type Store struct {
 	logger *slog.Logger
 
 	find, commit, del, all lazyStmt
+	batcher                *commitBatcher // nil when commits are not batched
 
 	capacity   atomic.Int64 // bytes the data column holds; 0 until read
 	capMu      sync.Mutex   // serialises reads of the capacity
@@ -134,6 +142,9 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	q := newQueries(table, cfg.CleanupBatchSize)
 	s.find.query, s.commit.query, s.del.query, s.all.query = q.find, q.commit, q.delete, q.all
 	s.cleanup.deleteBatch = q.deleteExpiredBatch
+	if cfg.CommitConcurrency > 0 {
+		s.batcher = newCommitBatcher(table, cfg.CommitConcurrency)
+	}
 	if !cfg.DisableCleanup {
 		s.startCleanup(cfg.CleanupInterval)
 	}
@@ -198,12 +209,15 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 	if err := s.checkSize(ctx, len(b)); err != nil {
 		return err
 	}
+	if b == nil {
+		b = []byte{} // the column is NOT NULL
+	}
+	if s.batcher != nil {
+		return s.commitBatched(ctx, token, b, formatExpiry(expiry))
+	}
 	stmt, err := s.commit.get(ctx, s.db)
 	if err != nil {
 		return s.wrap("commit", err)
-	}
-	if b == nil {
-		b = []byte{} // the column is NOT NULL
 	}
 	if _, err := stmt.ExecContext(ctx, token, b, formatExpiry(expiry)); err != nil {
 		return s.wrap("commit", err)
