@@ -22,8 +22,10 @@ type Stats struct {
 	// Errors is the number of passes that ended in an error.
 	Errors int64
 	// RowsDeleted is the number of expired sessions deleted by the background
-	// cleanup and by DeleteExpired.
+	// cleanup and by DeleteExpired, in Statements DELETE statements of at most
+	// CleanupBatchSize rows each.
 	RowsDeleted int64
+	Statements  int64
 	// LastStart, LastDuration and LastError describe the most recent pass
 	// that ran; LastError is nil when it succeeded.
 	LastStart    time.Time
@@ -147,7 +149,8 @@ func (s *Store) cleanupPass(ctx context.Context) {
 		s.log().Error("sessionkit/mysql: cleanup", "table", s.table.quoted, "deleted", n, "err", err)
 		return
 	}
-	s.log().Debug("sessionkit/mysql: cleanup", "table", s.table.quoted, "deleted", n, "duration", time.Since(start))
+	s.log().Debug("sessionkit/mysql: cleanup pass", "table", s.table.quoted, "deleted", n,
+		"start", start, "end", time.Now())
 }
 
 func (s *Store) recordPass(start time.Time, d time.Duration, n int64, err error) {
@@ -255,6 +258,7 @@ func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn) (int64, error
 		}
 		s.cleanup.mu.Lock()
 		s.cleanup.stats.RowsDeleted += n
+		s.cleanup.stats.Statements++
 		s.cleanup.mu.Unlock()
 		if n < int64(s.cfg.CleanupBatchSize) {
 			return total, nil

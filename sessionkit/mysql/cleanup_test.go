@@ -44,6 +44,9 @@ func TestDeleteExpiredRemovesInBatches(t *testing.T) {
 	if left := countRows(t, db, "expiry <= UTC_TIMESTAMP(6)"); left != 0 {
 		t.Fatalf("%d expired rows left", left)
 	}
+	if st := s.Stats(); st.RowsDeleted != 2500 || st.Statements != 3 {
+		t.Fatalf("Stats = %+v; want 2500 rows in 3 statements", st)
+	}
 	if live := countRows(t, db, "token LIKE 'live%'"); live != 10 {
 		t.Fatalf("%d live rows left; want all 10", live)
 	}
