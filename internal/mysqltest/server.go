@@ -65,6 +65,10 @@ func newServer(bin, tz string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Port: port, bin: bin, dir: dir, tz: tz}
+	if err := os.Mkdir(s.tmpdir(), 0o700); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	if err := s.initialise(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -92,6 +96,11 @@ func freePort() (int, error) {
 func (s *Server) isMariaDB() bool { return strings.Contains(filepath.Base(s.bin), "mariadb") }
 
 func (s *Server) datadir() string { return filepath.Join(s.dir, "data") }
+
+// tmpdir is the server's own temporary folder: servers installed or started
+// at the same moment by parallel test binaries would otherwise trip over each
+// other's temporary files in /tmp.
+func (s *Server) tmpdir() string { return filepath.Join(s.dir, "tmp") }
 func (s *Server) socket() string  { return filepath.Join(s.dir, "mysqld.sock") }
 
 func (s *Server) userArgs() []string {
@@ -115,11 +124,11 @@ func (s *Server) initialise() error {
 				return fmt.Errorf("mysqltest: %s not found next to %s: %w", tool, s.bin, err)
 			}
 		}
-		args := []string{"--no-defaults", "--datadir=" + s.datadir(), "--auth-root-authentication-method=normal",
+		args := []string{"--no-defaults", "--datadir=" + s.datadir(), "--tmpdir=" + s.tmpdir(), "--auth-root-authentication-method=normal",
 			"--skip-test-db", "--innodb-log-file-size=16M"}
 		cmd = exec.Command(p, append(args, s.userArgs()...)...)
 	} else {
-		args := []string{"--no-defaults", "--initialize-insecure", "--datadir=" + s.datadir()}
+		args := []string{"--no-defaults", "--initialize-insecure", "--datadir=" + s.datadir(), "--tmpdir=" + s.tmpdir()}
 		cmd = exec.Command(s.bin, append(args, s.userArgs()...)...)
 	}
 	out, err := cmd.CombinedOutput()
@@ -138,7 +147,7 @@ func (s *Server) Start() error {
 	if s.wrapper != nil {
 		return nil
 	}
-	args := []string{"--no-defaults", "--datadir=" + s.datadir(), "--socket=" + s.socket(),
+	args := []string{"--no-defaults", "--datadir=" + s.datadir(), "--tmpdir=" + s.tmpdir(), "--socket=" + s.socket(),
 		"--port=" + strconv.Itoa(s.Port), "--bind-address=127.0.0.1", "--skip-name-resolve",
 		"--log-error=" + filepath.Join(s.dir, "error.log"), "--pid-file=" + filepath.Join(s.dir, "mysqld.pid"),
 		"--innodb-log-file-size=16M", "--innodb-buffer-pool-size=64M", "--max-connections=500",
