@@ -101,7 +101,7 @@ func (s *Server) datadir() string { return filepath.Join(s.dir, "data") }
 // at the same moment by parallel test binaries would otherwise trip over each
 // other's temporary files in /tmp.
 func (s *Server) tmpdir() string { return filepath.Join(s.dir, "tmp") }
-func (s *Server) socket() string  { return filepath.Join(s.dir, "mysqld.sock") }
+func (s *Server) socket() string { return filepath.Join(s.dir, "mysqld.sock") }
 
 func (s *Server) userArgs() []string {
 	if os.Geteuid() == 0 {
