@@ -95,7 +95,8 @@ type options struct {
 func TimeZone(tz string) Option { return func(o *options) { o.timeZone = tz } }
 
 // Param adds a DSN parameter, such as Param("loc", "Local") or a system
-// variable such as Param("sql_mode", "”").
+// variable such as Param("time_zone", "%27%2B05:30%27") (values are
+// URL-encoded as in a DSN).
 func Param(name, value string) Option {
 	return func(o *options) {
 		if o.params == nil {
