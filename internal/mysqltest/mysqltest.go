@@ -122,7 +122,7 @@ func requireServer(t testing.TB) {
 
 // baseConfig returns the driver configuration of the server for the options,
 // connecting as a user who can create databases.
-func baseConfig(t testing.TB, o *options) *mysql.Config {
+func baseConfig(t testing.TB, o *options) (*mysql.Config, *Server) {
 	t.Helper()
 	requireServer(t)
 	if dsn := os.Getenv(EnvDSN); dsn != "" {
@@ -137,7 +137,7 @@ func baseConfig(t testing.TB, o *options) *mysql.Config {
 			}
 			c.Params["time_zone"] = "'" + o.timeZone + "'"
 		}
-		return c
+		return c, nil
 	}
 	mu.Lock()
 	s := shared[o.timeZone]
@@ -150,7 +150,7 @@ func baseConfig(t testing.TB, o *options) *mysql.Config {
 	if s.err != nil {
 		t.Fatal(s.err)
 	}
-	return s.srv.Config()
+	return s.srv.Config(), s.srv
 }
 
 // Config returns the driver configuration of a fresh, empty database that is
@@ -161,8 +161,8 @@ func Config(t testing.TB, opts ...Option) *mysql.Config {
 	for _, opt := range opts {
 		opt(o)
 	}
-	c := baseConfig(t, o)
-	return createDatabase(t, c, o)
+	c, srv := baseConfig(t, o)
+	return createDatabase(t, c, srv, o)
 }
 
 // DSN returns the DSN of a fresh, empty database that is dropped when t ends.
@@ -215,10 +215,10 @@ func (s *Server) Database(t testing.TB, opts ...Option) *mysql.Config {
 	for _, opt := range opts {
 		opt(o)
 	}
-	return createDatabase(t, s.Config(), o)
+	return createDatabase(t, s.Config(), s, o)
 }
 
-func createDatabase(t testing.TB, c *mysql.Config, o *options) *mysql.Config {
+func createDatabase(t testing.TB, c *mysql.Config, srv *Server, o *options) *mysql.Config {
 	t.Helper()
 	var b [6]byte
 	rand.Read(b[:])
@@ -235,7 +235,7 @@ func createDatabase(t testing.TB, c *mysql.Config, o *options) *mysql.Config {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
-		t.Fatalf("mysqltest: creating database %s on %s: %v", name, c.Addr, err)
+		t.Fatalf("mysqltest: creating database %s on %s: %v%s", name, c.Addr, err, srv.errorLogTail())
 	}
 	t.Cleanup(func() {
 		db, err := sql.Open("mysql", admin.FormatDSN())

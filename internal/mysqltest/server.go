@@ -354,3 +354,16 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// errorLogTail returns the end of the server's error log, to explain a server
+// that stopped answering; it is empty for a server the harness did not start.
+func (s *Server) errorLogTail() string {
+	if s == nil {
+		return ""
+	}
+	log, err := os.ReadFile(filepath.Join(s.dir, "error.log"))
+	if err != nil {
+		return "\n(no error log: " + err.Error() + ")"
+	}
+	return "\n" + s.String() + ", end of its error log:\n" + tail(string(log), 3000)
+}
