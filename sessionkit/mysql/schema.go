@@ -44,6 +44,13 @@ func parseTableName(s string) (tableName, error) {
 	return t, nil
 }
 
+// ValidateTableName reports whether name is a table name the store accepts:
+// "name" or "db.name", each part 1 to 64 letters, digits, '_' or '$'.
+func ValidateTableName(name string) error {
+	_, err := parseTableName(name)
+	return err
+}
+
 func quoteIdent(s string) string { return "`" + s + "`" }
 
 // indexName is the name CreateTable gives the expiry index.

@@ -1,0 +1,71 @@
+// Package sessionkit turns a few SESSION_* environment variables into a
+// ready scs session manager backed by MySQL or MariaDB, with one middleware
+// for chi and net/http and a graceful shutdown.
+//
+//	kit, err := sessionkit.FromEnv(ctx) // SESSION_MYSQL_DSN=app:pw@tcp(db:3306)/app
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	r := chi.NewRouter()
+//	r.Use(kit.Middleware) // net/http: handler := kit.Middleware(mux)
+//	r.Get("/put", func(w http.ResponseWriter, r *http.Request) {
+//		kit.Manager.Put(r.Context(), "message", "Hello from a session!")
+//	})
+//
+// # Configuration
+//
+// LoadConfig reads the variables below (the README has the same table, and a
+// test keeps the two in step). An unset or empty variable takes its
+// default. Durations use Go syntax (90m, 24h), booleans are true, false, 1
+// or 0. Every bad variable is reported, with its value, in one error; a
+// DSN's password is never shown.
+//
+//	SESSION_MYSQL_DSN             required unless SESSION_STORE=memory: go-sql-driver DSN
+//	SESSION_STORE                 mysql | memory (development only)
+//	SESSION_TABLE                 sessions; name or db.name
+//	SESSION_CREATE_TABLE          false; create the recommended table if missing
+//	SESSION_LIFETIME              24h; absolute lifetime
+//	SESSION_IDLE_TIMEOUT          0 (off); at most SESSION_LIFETIME
+//	SESSION_CLEANUP_INTERVAL      5m; 0 disables the background cleanup
+//	SESSION_CLEANUP_BATCH         1000 rows per cleanup statement
+//	SESSION_HASH_TOKEN            true; store the SHA-256 of the token
+//	SESSION_COOKIE_NAME           session
+//	SESSION_COOKIE_DOMAIN         empty: the host that set it
+//	SESSION_COOKIE_PATH           /
+//	SESSION_COOKIE_SECURE         true
+//	SESSION_COOKIE_HTTP_ONLY      true
+//	SESSION_COOKIE_SAME_SITE      lax | strict | none (needs Secure) | default (no attribute)
+//	SESSION_COOKIE_PERSIST        true; false makes a browser-session cookie
+//	SESSION_COOKIE_PARTITIONED    false; CHIPS, needs Secure
+//	SESSION_DB_MAX_OPEN_CONNS     25; 0 means no limit
+//	SESSION_DB_MAX_IDLE_CONNS     25
+//	SESSION_DB_CONN_MAX_LIFETIME  5m
+//	SESSION_DB_QUERY_TIMEOUT      5s; upper bound on each store query
+//
+// # The database
+//
+// New opens its own pool and makes parseTime=true, loc=UTC and the session
+// time zone '+00:00' hold on it whatever the DSN leaves out; a DSN that sets
+// them otherwise is refused, since the store keeps expiry in UTC. It pings
+// the database and checks the table before returning, so a service that
+// cannot reach its sessions fails at start-up rather than on its first
+// request. NewWithDB takes a pool the caller owns instead.
+//
+// A database that goes away later makes session requests fail with a plain
+// 500 (the error is logged with the request's method and path, never the
+// token); they succeed again once it is back. Each store query is bounded by
+// SESSION_DB_QUERY_TIMEOUT, and so, on the server, is each lock wait
+// (innodb_lock_wait_timeout). Kit.Ready pings it for a readiness probe.
+//
+// # Shutdown
+//
+// On SIGTERM, first stop the HTTP server, then the kit:
+//
+//	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+//	defer cancel()
+//	srv.Shutdown(ctx) // stop accepting; wait for handlers to return
+//	kit.Shutdown(ctx) // wait for sessions to be saved; stop cleanup; close the pool
+//
+// The other order would close the pool while the server still takes
+// requests, which Kit.Middleware then answers with 503.
+package sessionkit

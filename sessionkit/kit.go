@@ -1,0 +1,290 @@
+package sessionkit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/go-sql-driver/mysql"
+
+	sessionmysql "sessionkit.dev/sessionkit/mysql"
+)
+
+// ErrShutdown is returned by Ready once Shutdown has been called.
+var ErrShutdown = errors.New("sessionkit: kit is shut down")
+
+// Kit is a configured session manager with its store, its database pool
+// and the middleware that serves sessions. Make one with New, FromEnv or
+// NewWithDB, and call Shutdown when the server has stopped.
+type Kit struct {
+	// Manager is the configured scs session manager: handlers call its
+	// Put, Get, RenewToken, Destroy and so on with the request's context.
+	Manager *scs.SessionManager
+
+	logger *slog.Logger
+	db     *sql.DB             // nil with the memory store
+	ownDB  bool                // the kit opened db and closes it on Shutdown
+	store  *sessionmysql.Store // nil with the memory store
+
+	requests inflight
+
+	shutdownMu      sync.Mutex
+	shutdownStarted bool
+	shutdownDone    chan struct{} // closed when the first Shutdown has finished
+	shutdownErr     error
+}
+
+// FromEnv is LoadConfig followed by New: the one-line setup.
+func FromEnv(ctx context.Context) (*Kit, error) {
+	cfg, err := LoadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return New(ctx, cfg)
+}
+
+// New validates cfg and returns a ready Kit. With the mysql store it opens a
+// pool on cfg.MySQLDSN with parseTime=true, loc=UTC and the session time
+// zone '+00:00', applies the pool settings, pings the database and checks
+// the session table, all within ctx's deadline. With CreateTable it creates
+// a missing table first; without, a missing table is an error that matches
+// mysql.ErrTableMissing and shows the CREATE TABLE statement to run.
+//
+// With the memory store it needs no database, and logs a warning that
+// sessions are lost on restart and not shared between replicas. (Its
+// once-a-minute cleanup goroutine, scs's, runs until the process exits.)
+func New(ctx context.Context, cfg Config) (*Kit, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Store == StoreMemory {
+		return newMemoryKit(cfg), nil
+	}
+	dsn, err := mysql.ParseDSN(cfg.MySQLDSN)
+	if err != nil { // Validate has parsed it already
+		return nil, fmt.Errorf("sessionkit: SESSION_MYSQL_DSN: %s", scrubPassword(err.Error(), cfg.MySQLDSN))
+	}
+	dsn.ParseTime = true
+	dsn.Loc = time.UTC
+	if dsn.Params == nil {
+		dsn.Params = map[string]string{}
+	}
+	for k := range dsn.Params {
+		if strings.EqualFold(k, "time_zone") {
+			delete(dsn.Params, k) // Validate has checked that it says UTC
+		}
+	}
+	dsn.Params["time_zone"] = "'+00:00'"
+	// A write that waits for a row lock longer than the query timeout has
+	// already failed for its request; let the server give up on it too,
+	// rather than apply it once the lock is free.
+	if _, set := dsn.Params["innodb_lock_wait_timeout"]; !set && cfg.DBQueryTimeout > 0 {
+		dsn.Params["innodb_lock_wait_timeout"] = strconv.Itoa(int((cfg.DBQueryTimeout + time.Second - 1) / time.Second))
+	}
+	connector, err := mysql.NewConnector(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sessionkit: SESSION_MYSQL_DSN: %s", scrubPassword(err.Error(), cfg.MySQLDSN))
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(cfg.DBMaxOpenConns)
+	db.SetMaxIdleConns(cfg.DBMaxIdleConns)
+	db.SetConnMaxLifetime(cfg.DBConnMaxLifetime)
+	k, err := newMySQLKit(ctx, cfg, db, true, describeDSN(dsn))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return k, nil
+}
+
+// NewWithDB is New on the caller's pool: cfg.MySQLDSN and the DB* pool
+// settings other than DBQueryTimeout are ignored, and Shutdown leaves db
+// open. The store keeps expiry right whatever the pool's time zone with the
+// recommended DATETIME column; a TIMESTAMP column needs the session time
+// zone '+00:00' on db, and CheckSchema warns otherwise.
+func NewWithDB(ctx context.Context, cfg Config, db *sql.DB) (*Kit, error) {
+	if db == nil {
+		return nil, errors.New("sessionkit: NewWithDB: db is nil")
+	}
+	if cfg.Store != StoreMySQL {
+		return nil, fmt.Errorf("sessionkit: NewWithDB: SESSION_STORE %q: want mysql", cfg.Store)
+	}
+	if err := problemsError(cfg.check(false, nil, nil)); err != nil {
+		return nil, err
+	}
+	return newMySQLKit(ctx, cfg, db, false, "the database")
+}
+
+// newMySQLKit builds the store on db, checks the database and the table,
+// and makes the session manager. On error it stops what it started, but
+// leaves db open.
+func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where string) (*Kit, error) {
+	logger := loggerOf(cfg)
+	store, err := sessionmysql.NewWithConfig(db, sessionmysql.Config{
+		Table:            cfg.Table,
+		CleanupInterval:  cfg.CleanupInterval,
+		DisableCleanup:   cfg.CleanupInterval == 0,
+		CleanupBatchSize: cfg.CleanupBatchSize,
+		QueryTimeout:     cfg.DBQueryTimeout,
+		Logger:           logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sessionkit: %w", err)
+	}
+	if err := prepareDatabase(ctx, cfg, db, store, where); err != nil {
+		store.StopCleanup()
+		return nil, err
+	}
+	k := newKit(cfg, logger)
+	k.db, k.ownDB, k.store = db, ownDB, store
+	k.Manager.Store = store
+	return k, nil
+}
+
+// prepareDatabase pings the database and checks, or creates, the table.
+func prepareDatabase(ctx context.Context, cfg Config, db *sql.DB, store *sessionmysql.Store, where string) error {
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sessionkit: connecting to %s: %w", where, err)
+	}
+	if cfg.CreateTable {
+		if err := store.CreateTable(ctx); err != nil {
+			return fmt.Errorf("sessionkit: SESSION_CREATE_TABLE: %w", err)
+		}
+	}
+	if err := store.CheckSchema(ctx); err != nil {
+		if errors.Is(err, sessionmysql.ErrTableMissing) {
+			const hint = "set SESSION_CREATE_TABLE=true to create it at start-up"
+			if stmt := store.CreateTableStatement(); !strings.Contains(err.Error(), stmt) {
+				return fmt.Errorf("sessionkit: %w\n%s, or run:\n\n%s", err, hint, stmt)
+			}
+			return fmt.Errorf("sessionkit: %w\n(or %s)", err, hint)
+		}
+		return fmt.Errorf("sessionkit: session table %s: %w", store.Table(), err)
+	}
+	return nil
+}
+
+func newMemoryKit(cfg Config) *Kit {
+	logger := loggerOf(cfg)
+	k := newKit(cfg, logger) // its Store is scs's memstore
+	logger.Warn("sessionkit: SESSION_STORE=memory: sessions are kept in this process only; they are lost on restart and not shared between replicas (development only)")
+	return k
+}
+
+// newKit makes the kit and its session manager, with no store yet.
+func newKit(cfg Config, logger *slog.Logger) *Kit {
+	// scs.New also makes a memstore whose cleanup goroutine cannot be
+	// stopped safely: MemStore.StopCleanup races with the goroutine's start
+	// and may miss it (scs v2.9.0). The memory store reuses it; with MySQL
+	// it idles, waking once a minute.
+	m := scs.New()
+	m.Lifetime = cfg.Lifetime
+	m.IdleTimeout = cfg.IdleTimeout
+	m.HashTokenInStore = cfg.HashToken
+	m.Cookie = scs.SessionCookie{
+		Name:        cfg.CookieName,
+		Domain:      cfg.CookieDomain,
+		Path:        cfg.CookiePath,
+		Secure:      cfg.CookieSecure,
+		HttpOnly:    cfg.CookieHTTPOnly,
+		SameSite:    cfg.CookieSameSite,
+		Persist:     cfg.CookiePersist,
+		Partitioned: cfg.CookiePartitioned,
+	}
+	k := &Kit{Manager: m, logger: logger, shutdownDone: make(chan struct{})}
+	m.ErrorFunc = k.serveError
+	k.requests.init()
+	return k
+}
+
+// serveError is the session manager's ErrorFunc: it logs the error with
+// the request's method and path (never the cookie or the token) and
+// answers a plain 500.
+func (k *Kit) serveError(w http.ResponseWriter, r *http.Request, err error) {
+	k.logger.ErrorContext(r.Context(), "sessionkit: session error",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+// Ready reports whether the database answers a ping within ctx, for a
+// readiness probe such as /healthz. With the memory store it is nil until
+// Shutdown; after Shutdown it is ErrShutdown.
+func (k *Kit) Ready(ctx context.Context) error {
+	if k.requests.isClosed() {
+		return ErrShutdown
+	}
+	if k.db == nil {
+		return nil
+	}
+	if err := k.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sessionkit: database not ready: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops the kit once the HTTP server has stopped: call it after
+// http.Server.Shutdown, whose context it can share. It
+//
+//  1. stops taking requests: from now on the middleware answers 503;
+//  2. waits for the requests still inside the middleware to finish,
+//     including the saving of their sessions, until ctx is done;
+//  3. stops the background cleanup;
+//  4. closes the database pool, if New opened it (NewWithDB's stays open).
+//
+// If ctx ends first, Shutdown still does 3 and 4 and returns an error that
+// matches ctx.Err(); the requests still running then fail. Shutdown is
+// idempotent: later calls wait for the first to finish and return its
+// result.
+func (k *Kit) Shutdown(ctx context.Context) error {
+	k.shutdownMu.Lock()
+	if k.shutdownStarted {
+		k.shutdownMu.Unlock()
+		select {
+		case <-k.shutdownDone:
+			return k.shutdownErr
+		case <-ctx.Done():
+			return fmt.Errorf("sessionkit: shutdown: %w", ctx.Err())
+		}
+	}
+	k.shutdownStarted = true
+	k.shutdownMu.Unlock()
+
+	var errs []error
+	idle := k.requests.close()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("sessionkit: shutdown: %d requests still running: %w", k.requests.count(), ctx.Err()))
+	}
+	if k.store != nil {
+		k.store.StopCleanup()
+	}
+	if k.ownDB {
+		if err := k.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("sessionkit: closing the database pool: %w", err))
+		}
+	}
+	k.shutdownErr = errors.Join(errs...)
+	close(k.shutdownDone)
+	return k.shutdownErr
+}
+
+func loggerOf(cfg Config) *slog.Logger {
+	if cfg.Logger != nil {
+		return cfg.Logger
+	}
+	return slog.Default()
+}
+
+// describeDSN names the database for error messages, without the password.
+func describeDSN(c *mysql.Config) string {
+	return fmt.Sprintf("MySQL %s(%s)/%s as %q", c.Net, c.Addr, c.DBName, c.User)
+}

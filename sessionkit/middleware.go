@@ -1,0 +1,86 @@
+package sessionkit
+
+import (
+	"net/http"
+	"sync"
+)
+
+// Middleware loads the session of each request before next runs and saves
+// it, setting the cookie, before the response is written: it is the session
+// manager's LoadAndSave, counted so that Shutdown can wait for the requests
+// still running. It has the shape of a middleware for both routers:
+// r.Use(kit.Middleware) in chi, kit.Middleware(mux) for net/http.
+//
+// A store error ends the request with a plain 500 and a log line (method,
+// path and error; never the token). Requests that arrive after Shutdown
+// has started get 503.
+func (k *Kit) Middleware(next http.Handler) http.Handler {
+	sessions := k.Manager.LoadAndSave(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !k.requests.enter() {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "service shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		defer k.requests.leave()
+		sessions.ServeHTTP(w, r)
+	})
+}
+
+// inflight counts the requests inside the middleware and lets Shutdown
+// wait for the count to drop to zero.
+type inflight struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	idle   chan struct{} // closed whenever n is zero
+}
+
+func (f *inflight) init() {
+	f.idle = make(chan struct{})
+	close(f.idle)
+}
+
+// enter counts a request in, or reports false once close has been called.
+func (f *inflight) enter() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	if f.n == 0 {
+		f.idle = make(chan struct{})
+	}
+	f.n++
+	return true
+}
+
+func (f *inflight) leave() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n--
+	if f.n == 0 {
+		close(f.idle)
+	}
+}
+
+// close refuses further requests and returns a channel that is closed once
+// the running ones have left.
+func (f *inflight) close() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return f.idle
+}
+
+func (f *inflight) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
+func (f *inflight) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
