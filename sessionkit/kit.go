@@ -211,6 +211,11 @@ func newKit(cfg Config, logger *slog.Logger) *Kit {
 func (k *Kit) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	k.logger.ErrorContext(r.Context(), "sessionkit: session error",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	if g, ok := w.(*guardedWriter); ok {
+		http.Error(g.ResponseWriter, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		g.failed = true
+		return
+	}
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 

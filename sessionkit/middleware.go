@@ -23,9 +23,35 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		defer k.requests.leave()
-		sessions.ServeHTTP(w, r)
+		sessions.ServeHTTP(&guardedWriter{ResponseWriter: w}, r)
 	})
 }
+
+// guardedWriter drops what the handler writes after the ErrorFunc has
+// answered. scs commits the session at the handler's first write and, when
+// the commit fails, calls the ErrorFunc and then still passes the handler's
+// write on: without the guard, a page that shows data that was never saved
+// would follow the 500.
+type guardedWriter struct {
+	http.ResponseWriter
+	failed bool
+}
+
+func (g *guardedWriter) WriteHeader(code int) {
+	if !g.failed {
+		g.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (g *guardedWriter) Write(b []byte) (int, error) {
+	if g.failed {
+		return len(b), nil
+	}
+	return g.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (g *guardedWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 // inflight counts the requests inside the middleware and lets Shutdown
 // wait for the count to drop to zero.

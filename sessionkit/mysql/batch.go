@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -10,100 +11,113 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// Commit batching. A commit that arrives while the store already has
-// maxInflight statements writing sessions waits in a queue; the next free
-// writer takes everything queued (up to batchMaxRows rows and batchMaxBytes
-// of data) and writes it with one multi-row upsert, one round trip and one
-// transaction for all of them. A commit on an idle store is written at once:
-// batching adds no wait, it only replaces waiting for a connection with
-// sharing one statement.
+// Batching. At most maxInflight statements of one kind (reads or writes)
+// run at once for a store. A Find or Commit that arrives while all of them
+// are busy waits in a queue, and the next statement to finish takes
+// everything queued (up to batchMaxRows sessions and batchMaxBytes of data)
+// into one statement: one round trip and, for writes, one transaction for
+// all of them. An operation on an idle store runs at once, alone, exactly as
+// it would unbatched: batching adds no wait, it replaces waiting for a
+// connection with sharing a statement.
 const (
 	batchMaxRows  = 64
 	batchMaxBytes = 1 << 20
-	// deadlockRetries bounds how often a batch is retried after the server
-	// chose it as a deadlock victim (an upsert is safe to repeat).
+	// deadlockRetries bounds how often a write batch is retried after the
+	// server chose it as a deadlock victim (an upsert is safe to repeat).
 	deadlockRetries = 3
 )
 
-// batchSizes are the row counts with a prepared statement of their own; a
-// batch is padded up to the next size by repeating its last row, which an
-// upsert writes twice to the same effect. Few sizes keep the number of
-// prepared statements per connection small.
+// batchSizes are the session counts with a prepared statement of their own;
+// a batch is padded up to the next size by repeating its last session, which
+// changes nothing (an upsert writes the same row twice, IN lists it twice).
+// Few sizes keep the number of prepared statements per connection small.
 var batchSizes = []int{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}
 
-type pendingCommit struct {
-	ctx    context.Context // the caller's; used when the batch is this commit alone
+// op is one Find or Commit waiting for, or in, a batch.
+type op struct {
+	ctx    context.Context // the caller's; used when the batch is this op alone
 	token  string
-	data   []byte
-	expiry string
+	data   []byte // to write, or found
+	expiry string // to write
+	found  bool
 	err    error
 	done   chan struct{}
 }
 
-type commitBatcher struct {
+// batcher queues ops of one kind and runs them in batches with run, from at
+// most maxInflight goroutines at once.
+type batcher struct {
 	maxInflight int
-	stmts       []lazyStmt // one per batchSizes entry
+	run         func(ctx context.Context, batch []*op) error
+	wrap        func(error) error // adds the operation and table to a context error
+	stmts       []lazyStmt        // one per batchSizes entry
 
 	mu       sync.Mutex
-	queue    []*pendingCommit
+	queue    []*op
 	inflight int
 }
 
-func newCommitBatcher(t tableName, maxInflight int) *commitBatcher {
-	b := &commitBatcher{maxInflight: maxInflight, stmts: make([]lazyStmt, len(batchSizes))}
+func newBatcher(maxInflight int, query func(rows int) string, run func(context.Context, []*op) error, wrap func(error) error) *batcher {
+	b := &batcher{maxInflight: maxInflight, run: run, wrap: wrap, stmts: make([]lazyStmt, len(batchSizes))}
 	for i, n := range batchSizes {
-		b.stmts[i].query = upsertQuery(t, n)
+		b.stmts[i].query = query(n)
 	}
 	return b
 }
 
-func upsertQuery(t tableName, rows int) string {
-	return "INSERT INTO " + t.quoted + " (token, data, expiry) VALUES " +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",") +
-		" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)"
-}
-
-// commit queues one session write and waits for it, or for ctx to end. When
-// ctx ends while the write is queued it is withdrawn; when it is already
-// being written, commit returns ctx's error and the write completes on its
-// own, as a cancelled statement that reached the server may.
-func (s *Store) commitBatched(ctx context.Context, token string, data []byte, expiry string) error {
-	b := s.batcher
-	p := &pendingCommit{ctx: ctx, token: token, data: data, expiry: expiry, done: make(chan struct{})}
+// do queues o and waits for its batch, or for ctx to end. When ctx ends
+// while o is queued it is withdrawn; when its batch is already running, do
+// returns ctx's error and the batch completes on its own, as a cancelled
+// statement that reached the server may.
+func (b *batcher) do(ctx context.Context, o *op) error {
+	o.ctx = ctx
 	b.mu.Lock()
-	b.queue = append(b.queue, p)
 	if b.inflight < b.maxInflight {
+		// A free slot means an empty queue: run o alone, here, under its
+		// caller's context, as an unbatched call would, with no goroutine
+		// to hand over to. Then leave what queued meanwhile to a drainer.
 		b.inflight++
-		go s.writeQueued()
+		b.mu.Unlock()
+		alone := [1]*op{o}
+		o.err = b.run(ctx, alone[:])
+		b.mu.Lock()
+		if len(b.queue) > 0 {
+			go b.drain()
+		} else {
+			b.inflight--
+		}
+		b.mu.Unlock()
+		return o.err
 	}
+	o.done = make(chan struct{})
+	b.queue = append(b.queue, o)
 	b.mu.Unlock()
 
 	select {
-	case <-p.done:
-		return p.err
+	case <-o.done:
+		return o.err
 	case <-ctx.Done():
 	}
 	b.mu.Lock()
-	if i := slices.Index(b.queue, p); i >= 0 {
+	if i := slices.Index(b.queue, o); i >= 0 {
 		b.queue = slices.Delete(b.queue, i, i+1)
 		b.mu.Unlock()
-		return s.wrap("commit", ctx.Err())
+		return b.wrap(ctx.Err())
 	}
 	b.mu.Unlock()
 	select {
-	case <-p.done: // finished meanwhile: report what happened
-		return p.err
+	case <-o.done: // finished meanwhile: report what happened
+		return o.err
 	default:
-		return s.wrap("commit", ctx.Err())
+		return b.wrap(ctx.Err())
 	}
 }
 
-// writeQueued writes batches from the queue until it is empty. A batch of
-// one commit runs under its caller's context, exactly as an unbatched write
-// would; a batch of several belongs to every caller in it, so it runs under
-// none of their cancellations, bounded by QueryTimeout.
-func (s *Store) writeQueued() {
-	b := s.batcher
+// drain runs batches from the queue until it is empty, holding one of the
+// inflight slots. A batch of one op runs under its caller's context, exactly
+// as an unbatched call would; a batch of several belongs to every caller in
+// it, so it runs under none of their cancellations, bounded by QueryTimeout.
+func (b *batcher) drain() {
 	for {
 		b.mu.Lock()
 		batch := takeBatch(&b.queue)
@@ -117,17 +131,19 @@ func (s *Store) writeQueued() {
 		if len(batch) == 1 {
 			ctx = batch[0].ctx
 		}
-		err := s.writeBatch(ctx, batch)
-		for _, p := range batch {
-			p.err = err
-			close(p.done)
+		err := b.run(ctx, batch)
+		for _, o := range batch {
+			if err != nil {
+				o.err = err
+			}
+			close(o.done)
 		}
 	}
 }
 
-// takeBatch removes from the front of the queue as many commits as one
+// takeBatch removes from the front of the queue as many ops as one
 // statement takes.
-func takeBatch(queue *[]*pendingCommit) []*pendingCommit {
+func takeBatch(queue *[]*op) []*op {
 	q := *queue
 	n, bytes := 0, 0
 	for n < len(q) && n < batchMaxRows {
@@ -142,37 +158,64 @@ func takeBatch(queue *[]*pendingCommit) []*pendingCommit {
 	return batch
 }
 
+// sizeFor returns the index in batchSizes of the smallest statement that
+// takes n sessions.
+func sizeFor(n int) int {
+	i := 0
+	for i < len(batchSizes)-1 && batchSizes[i] < n {
+		i++
+	}
+	return i
+}
+
+func upsertQuery(t tableName) func(rows int) string {
+	return func(rows int) string {
+		return "INSERT INTO " + t.quoted + " (token, data, expiry) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",") +
+			" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)"
+	}
+}
+
+func findManyQuery(t tableName) func(rows int) string {
+	return func(rows int) string {
+		return "SELECT token, data FROM " + t.quoted + " WHERE token IN (" +
+			strings.TrimSuffix(strings.Repeat("?,", rows), ",") + ") AND expiry > UTC_TIMESTAMP(6)"
+	}
+}
+
 // writeBatch upserts the batch with one statement. Of several commits for one
 // token, the last queued wins. Rows go in token order, so that two batches
 // lock rows in the same order.
-func (s *Store) writeBatch(ctx context.Context, batch []*pendingCommit) error {
-	latest := make(map[string]*pendingCommit, len(batch))
-	rows := make([]*pendingCommit, 0, len(batch))
-	for _, p := range batch {
-		if _, seen := latest[p.token]; !seen {
-			rows = append(rows, p)
+func (s *Store) writeBatch(ctx context.Context, batch []*op) error {
+	if len(batch) == 1 {
+		o := batch[0]
+		return s.write(ctx, &s.commit, o.token, o.data, o.expiry)
+	}
+	latest := make(map[string]*op, len(batch))
+	rows := make([]*op, 0, len(batch))
+	for _, o := range batch {
+		if _, seen := latest[o.token]; !seen {
+			rows = append(rows, o)
 		}
-		latest[p.token] = p
+		latest[o.token] = o
 	}
-	slices.SortFunc(rows, func(a, b *pendingCommit) int { return strings.Compare(a.token, b.token) })
+	slices.SortFunc(rows, func(a, b *op) int { return strings.Compare(a.token, b.token) })
 
-	size := 0
-	for size < len(batchSizes)-1 && batchSizes[size] < len(rows) {
-		size++
-	}
+	size := sizeFor(len(rows))
 	args := make([]any, 0, 3*batchSizes[size])
 	for i := 0; i < batchSizes[size]; i++ {
-		p := latest[rows[min(i, len(rows)-1)].token]
-		data := p.data
-		if data == nil {
-			data = []byte{} // the column is NOT NULL
-		}
-		args = append(args, p.token, data, p.expiry)
+		o := latest[rows[min(i, len(rows)-1)].token]
+		args = append(args, o.token, o.data, o.expiry)
 	}
+	return s.write(ctx, &s.writes.stmts[size], args...)
+}
 
+// write runs an upsert statement, again if the server chose it as a
+// deadlock victim.
+func (s *Store) write(ctx context.Context, l *lazyStmt, args ...any) error {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
-	stmt, err := s.batcher.stmts[size].get(ctx, s.db)
+	stmt, err := l.get(ctx, s.db)
 	if err != nil {
 		return s.wrap("commit", err)
 	}
@@ -188,9 +231,65 @@ func (s *Store) writeBatch(ctx context.Context, batch []*pendingCommit) error {
 	return nil
 }
 
+// readBatch finds the sessions of the batch with one statement. The server
+// may match a token by its column's collation; only a byte-for-byte equal
+// token counts as found.
+func (s *Store) readBatch(ctx context.Context, batch []*op) error {
+	ctx, cancel := s.queryContext(ctx)
+	defer cancel()
+	if len(batch) == 1 {
+		o := batch[0]
+		var err error
+		o.data, o.found, err = s.findOne(ctx, o.token)
+		return err
+	}
+	size := sizeFor(len(batch))
+	args := make([]any, 0, batchSizes[size])
+	for i := 0; i < batchSizes[size]; i++ {
+		args = append(args, batch[min(i, len(batch)-1)].token)
+	}
+	stmt, err := s.reads.stmts[size].get(ctx, s.db)
+	if err != nil {
+		return s.wrap("find", err)
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return s.wrap("find", err)
+	}
+	defer rows.Close()
+	found := make(map[string][]byte, len(batch))
+	for rows.Next() {
+		var token string
+		var data []byte
+		if err := rows.Scan(&token, &data); err != nil {
+			return s.wrap("find", err)
+		}
+		found[token] = data
+	}
+	if err := rows.Err(); err != nil {
+		return s.wrap("find", err)
+	}
+	given := make(map[string]bool, len(batch))
+	for _, o := range batch {
+		o.data, o.found = found[o.token]
+		if given[o.token] {
+			o.data = bytes.Clone(o.data) // one token asked twice: no shared slice
+		}
+		given[o.token] = true
+	}
+	return nil
+}
+
 // isDeadlock reports whether the server rolled the statement back to break a
 // deadlock (ER_LOCK_DEADLOCK).
 func isDeadlock(err error) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && me.Number == 1213
+}
+
+// isLockWaitTimeout reports whether a statement gave up waiting for a row
+// lock (ER_LOCK_WAIT_TIMEOUT).
+func isLockWaitTimeout(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1205
 }

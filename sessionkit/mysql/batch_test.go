@@ -4,102 +4,132 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// TestBatchedCommitsAllLand commits from many goroutines at once, several of
-// them rewriting the same tokens, through a store that lets one statement
-// write at a time, so that commits are batched.
-func TestBatchedCommitsAllLand(t *testing.T) {
+// TestBatchedCallsAllLand commits and finds from many goroutines at once
+// through a store that runs one statement of each kind at a time, so that
+// calls are batched; every Commit must be visible to the Find after it.
+func TestBatchedCallsAllLand(t *testing.T) {
 	t.Parallel()
-	db := newDB(t, []string{recommendedTable})
-	s, err := NewWithConfig(db, Config{DisableCleanup: true, CommitConcurrency: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const writers, rounds = 40, 25
-	expiry := time.Now().Add(time.Hour)
-	var wg sync.WaitGroup
-	errs := make(chan error, writers*rounds)
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := 0; r < rounds; r++ {
-				// Each writer rewrites its own token; each write must be
-				// visible once Commit returns.
-				token := tokenFor("w", w)
-				want := fmt.Sprintf("writer %d round %d", w, r)
-				if err := s.Commit(token, []byte(want), expiry); err != nil {
-					errs <- err
-					return
-				}
-				b, found, err := s.Find(token)
-				if err != nil || !found || string(b) != want {
-					errs <- fmt.Errorf("after Commit(%q) Find = %q, %v, %v", want, b, found, err)
-					return
-				}
+	for _, def := range tableDefinitions {
+		t.Run(def.name, func(t *testing.T) {
+			t.Parallel()
+			db := newDB(t, def.ddl)
+			s, err := NewWithConfig(db, Config{DisableCleanup: true, MaxInflight: 1})
+			if err != nil {
+				t.Fatal(err)
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if n := countRows(t, db, "1=1"); n != writers {
-		t.Fatalf("%d rows; want %d", n, writers)
+			const writers, rounds = 40, 25
+			expiry := time.Now().Add(time.Hour)
+			var wg sync.WaitGroup
+			errs := make(chan error, writers)
+			for w := 0; w < writers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					token := tokenFor("w", w)
+					for r := 0; r < rounds; r++ {
+						want := fmt.Sprintf("writer %d round %d", w, r)
+						if err := s.Commit(token, []byte(want), expiry); err != nil {
+							errs <- err
+							return
+						}
+						b, found, err := s.Find(token)
+						if err != nil || !found || string(b) != want {
+							errs <- fmt.Errorf("after Commit(%q) Find = %q, %v, %v", want, b, found, err)
+							return
+						}
+						// A token that differs by letter case is never found,
+						// also in a batch.
+						if _, found, err := s.Find(strings.ToUpper(token)); err != nil || found {
+							errs <- fmt.Errorf("Find of the upper-case token: found %v, err %v", found, err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if n := countRows(t, db, "1=1"); n != writers {
+				t.Fatalf("%d rows; want %d", n, writers)
+			}
+		})
 	}
 }
 
 func TestTakeBatchBounds(t *testing.T) {
 	t.Parallel()
-	var q []*pendingCommit
+	var q []*op
 	for i := 0; i < 100; i++ {
-		q = append(q, &pendingCommit{token: tokenFor("t", i), data: make([]byte, 10)})
+		q = append(q, &op{token: tokenFor("t", i), data: make([]byte, 10)})
 	}
 	if b := takeBatch(&q); len(b) != batchMaxRows || len(q) != 100-batchMaxRows {
 		t.Fatalf("took %d, left %d; want %d and %d", len(b), len(q), batchMaxRows, 100-batchMaxRows)
 	}
-	q = []*pendingCommit{{data: make([]byte, batchMaxBytes+1)}, {data: make([]byte, 1)}}
+	q = []*op{{data: make([]byte, batchMaxBytes+1)}, {data: make([]byte, 1)}}
 	if b := takeBatch(&q); len(b) != 1 {
 		t.Fatalf("an oversized commit was batched with %d others", len(b)-1)
 	}
-	q = []*pendingCommit{{data: make([]byte, batchMaxBytes/2)}, {data: make([]byte, batchMaxBytes/2)}, {data: make([]byte, 1)}}
+	q = []*op{{data: make([]byte, batchMaxBytes/2)}, {data: make([]byte, batchMaxBytes/2)}, {data: make([]byte, 1)}}
 	if b := takeBatch(&q); len(b) != 2 {
 		t.Fatalf("took %d commits; want 2 within %d bytes", len(b), batchMaxBytes)
 	}
 }
 
-// TestBatchLastWriteWins puts two commits for one token in one batch.
-func TestBatchLastWriteWins(t *testing.T) {
+// TestBatchesOfEverySize writes and reads batches of every size up to the
+// largest, with repeated tokens, through the statements directly.
+func TestBatchesOfEverySize(t *testing.T) {
 	t.Parallel()
-	db := newDB(t, []string{recommendedTable})
-	s, err := NewWithConfig(db, Config{DisableCleanup: true, CommitConcurrency: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newStore(t, []string{scsREADMETable})
+	ctx := context.Background()
 	expiry := formatExpiry(time.Now().Add(time.Hour))
-	batch := []*pendingCommit{
-		{token: tokenA, data: []byte("first"), expiry: expiry},
-		{token: tokenB, data: []byte("other"), expiry: expiry},
-		{token: tokenA, data: []byte("last"), expiry: expiry},
+	for n := 1; n <= batchMaxRows; n++ {
+		var writes []*op
+		for i := 0; i < n; i++ {
+			writes = append(writes, &op{token: tokenFor(fmt.Sprintf("n%d-", n), i%max(n-1, 1)), data: []byte(fmt.Sprintf("%d/%d", n, i)), expiry: expiry})
+		}
+		if err := s.writeBatch(ctx, writes); err != nil {
+			t.Fatalf("batch of %d: %v", n, err)
+		}
+		reads := []*op{{token: "missing"}, {token: strings.ToLower(writes[0].token) + " "}}
+		for _, w := range writes {
+			reads = append(reads, &op{token: w.token})
+		}
+		reads = reads[:min(len(reads), batchMaxRows)]
+		if err := s.readBatch(ctx, reads); err != nil {
+			t.Fatalf("read batch of %d: %v", len(reads), err)
+		}
+		if reads[0].found || reads[1].found {
+			t.Fatalf("batch of %d found a missing or inexact token", n)
+		}
+		for _, r := range reads[2:] {
+			// The last write for a token wins.
+			var want string
+			for _, w := range writes {
+				if w.token == r.token {
+					want = string(w.data)
+				}
+			}
+			if !r.found || string(r.data) != want {
+				t.Fatalf("batch of %d: %s = %q, %v; want %q", n, r.token, r.data, r.found, want)
+			}
+		}
 	}
-	if err := s.writeBatch(context.Background(), batch); err != nil {
-		t.Fatal(err)
-	}
-	mustFind(t, s, tokenA, "last")
-	mustFind(t, s, tokenB, "other")
 }
 
-// TestBatchedCommitWithdrawnOnCancel queues a commit behind a blocked one and
+// TestBatchedCallWithdrawnOnCancel queues a commit behind a blocked one and
 // cancels it: it must never be written.
-func TestBatchedCommitWithdrawnOnCancel(t *testing.T) {
+func TestBatchedCallWithdrawnOnCancel(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, []string{recommendedTable})
-	s, err := NewWithConfig(db, Config{DisableCleanup: true, CommitConcurrency: 1})
+	s, err := NewWithConfig(db, Config{DisableCleanup: true, MaxInflight: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,9 +141,9 @@ func TestBatchedCommitWithdrawnOnCancel(t *testing.T) {
 	blocked := make(chan error, 1)
 	go func() { blocked <- s.Commit(tokenA, []byte("blocked"), expiry) }()
 	eventually(t, 5*time.Second, "the first commit in flight", func() bool {
-		s.batcher.mu.Lock()
-		defer s.batcher.mu.Unlock()
-		return s.batcher.inflight == 1 && len(s.batcher.queue) == 0
+		s.writes.mu.Lock()
+		defer s.writes.mu.Unlock()
+		return s.writes.inflight == 1 && len(s.writes.queue) == 0
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -126,4 +156,24 @@ func TestBatchedCommitWithdrawnOnCancel(t *testing.T) {
 	}
 	mustFind(t, s, tokenA, "blocked")
 	mustFind(t, s, tokenB, "warm up")
+}
+
+// TestBatchingOffRunsEveryCallAlone checks MaxInflight < 0.
+func TestBatchingOffRunsEveryCallAlone(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, []string{recommendedTable})
+	off, err := NewWithConfig(s.db, Config{DisableCleanup: true, MaxInflight: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.reads != nil || off.writes != nil {
+		t.Fatal("MaxInflight -1 still batches")
+	}
+	if err := off.Commit(tokenA, []byte("alone"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	mustFind(t, off, tokenA, "alone")
+	if s.reads == nil || s.reads.maxInflight != DefaultMaxInflight {
+		t.Fatal("the default store does not batch")
+	}
 }

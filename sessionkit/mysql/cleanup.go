@@ -242,9 +242,7 @@ func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn) (int64, error
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		qctx, cancel := s.queryContext(ctx)
-		res, err := conn.ExecContext(qctx, s.cleanup.deleteBatch)
-		cancel()
+		res, err := s.deleteBatch(ctx, conn)
 		if err != nil {
 			return total, s.wrap("delete expired", err)
 		}
@@ -262,6 +260,20 @@ func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn) (int64, error
 		s.cleanup.mu.Unlock()
 		if n < int64(s.cfg.CleanupBatchSize) {
 			return total, nil
+		}
+	}
+}
+
+// deleteBatch runs one batched DELETE, again when the server rolled it back
+// to break a deadlock or after a lock wait timeout: commits touching the
+// same index pages can cause either, and the statement is safe to repeat.
+func (s *Store) deleteBatch(ctx context.Context, conn *sql.Conn) (sql.Result, error) {
+	for attempt := 0; ; attempt++ {
+		qctx, cancel := s.queryContext(ctx)
+		res, err := conn.ExecContext(qctx, s.cleanup.deleteBatch)
+		cancel()
+		if err == nil || !(isDeadlock(err) || isLockWaitTimeout(err)) || attempt == deadlockRetries {
+			return res, err
 		}
 	}
 }

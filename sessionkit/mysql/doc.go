@@ -66,6 +66,24 @@
 // information_schema on first use and again, at most once a minute, when data
 // would not fit, so that a column widened while the application runs is seen.
 //
+// # Round trips and batching
+//
+// Find, Commit and Delete each make one round trip: their statements are
+// prepared once per connection and reused. On top of that, a store runs at
+// most MaxInflight (4 unless configured) Find statements, and as many Commit
+// statements, at once. Calls that arrive while they all run wait, and the
+// next statement to finish takes every waiting call of its kind (up to 64)
+// into one statement: Finds into one SELECT ... WHERE token IN (...), Commits
+// into one multi-row INSERT ... ON DUPLICATE KEY UPDATE, one transaction for
+// all of them. Under load the server runs far fewer statements and
+// transactions; on an idle store a call runs at once and alone, under its
+// own context, exactly as without batching. Of two Commits of one token in a
+// batch the later wins, as it would one after the other. A call whose
+// context ends while it waits is withdrawn; one whose batch is already
+// running returns the context's error while the batch completes, as a
+// cancelled statement that reached the server may. MaxInflight < 0 gives
+// every call a statement of its own.
+//
 // # Cleanup
 //
 // A background goroutine deletes expired sessions every CleanupInterval

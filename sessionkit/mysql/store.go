@@ -18,6 +18,7 @@ const (
 	DefaultTable            = "sessions"
 	DefaultCleanupInterval  = 5 * time.Minute
 	DefaultCleanupBatchSize = 1000
+	DefaultMaxInflight      = 4
 )
 
 // ErrTooLarge is returned by Commit when the session data is longer than the
@@ -53,12 +54,14 @@ type Config struct {
 	// cannot hold a request forever.
 	QueryTimeout time.Duration
 
-	// CommitConcurrency, when positive, batches commits: at most this many
-	// statements write sessions at once, and commits that arrive meanwhile
-	// are written together by the next free one, in a single multi-row
-	// upsert. A commit on an idle store is written at once. Zero writes every
-	// commit with its own statement.
-	CommitConcurrency int
+	// MaxInflight is how many Find statements, and separately how many
+	// Commit statements, the store runs at once; calls that arrive while
+	// that many are running are batched: the next statement to finish takes
+	// all of them (up to 64) into one SELECT ... IN or one multi-row upsert.
+	// A call on an idle store runs at once, alone. Zero means
+	// DefaultMaxInflight; a negative value turns batching off, so that every
+	// call has a statement of its own.
+	MaxInflight int
 
 	// Logger receives cleanup errors and schema warnings (slog.Default() if
 	// nil).
@@ -75,7 +78,7 @@ type Store struct {
 	logger *slog.Logger
 
 	find, commit, del, all lazyStmt
-	batcher                *commitBatcher // nil when commits are not batched
+	reads, writes          *batcher // nil when batching is off
 
 	capacity   atomic.Int64 // bytes the data column holds; 0 until read
 	capMu      sync.Mutex   // serialises reads of the capacity
@@ -142,9 +145,16 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	q := newQueries(table, cfg.CleanupBatchSize)
 	s.find.query, s.commit.query, s.del.query, s.all.query = q.find, q.commit, q.delete, q.all
 	s.cleanup.deleteBatch = q.deleteExpiredBatch
-	if cfg.CommitConcurrency > 0 {
-		s.batcher = newCommitBatcher(table, cfg.CommitConcurrency)
+	if cfg.MaxInflight == 0 {
+		cfg.MaxInflight = DefaultMaxInflight
 	}
+	if cfg.MaxInflight > 0 {
+		s.reads = newBatcher(cfg.MaxInflight, findManyQuery(table), s.readBatch,
+			func(err error) error { return s.wrap("find", err) })
+		s.writes = newBatcher(cfg.MaxInflight, upsertQuery(table), s.writeBatch,
+			func(err error) error { return s.wrap("commit", err) })
+	}
+	s.cfg = cfg
 	if !cfg.DisableCleanup {
 		s.startCleanup(cfg.CleanupInterval)
 	}
@@ -163,9 +173,13 @@ func (s *Store) log() *slog.Logger {
 }
 
 // queryContext bounds ctx by the configured QueryTimeout.
+// A context whose deadline comes sooner is used as it is: a timer costs
+// allocations on every query.
 func (s *Store) queryContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if s.cfg.QueryTimeout > 0 {
-		return context.WithTimeout(ctx, s.cfg.QueryTimeout)
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.cfg.QueryTimeout {
+			return context.WithTimeout(ctx, s.cfg.QueryTimeout)
+		}
 	}
 	return ctx, func() {}
 }
@@ -179,8 +193,20 @@ func (s *Store) Find(token string) ([]byte, bool, error) {
 // false, with a nil error, when there is no such session or it has expired;
 // err is for system errors only.
 func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool, err error) {
+	if s.reads != nil {
+		o := &op{token: token}
+		if err := s.reads.do(ctx, o); err != nil {
+			return nil, false, err
+		}
+		return o.data, o.found, nil
+	}
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
+	return s.findOne(ctx, token)
+}
+
+// findOne runs the single-token Find statement.
+func (s *Store) findOne(ctx context.Context, token string) (b []byte, found bool, err error) {
 	stmt, err := s.find.get(ctx, s.db)
 	if err != nil {
 		return nil, false, s.wrap("find", err)
@@ -212,17 +238,10 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 	if b == nil {
 		b = []byte{} // the column is NOT NULL
 	}
-	if s.batcher != nil {
-		return s.commitBatched(ctx, token, b, formatExpiry(expiry))
+	if s.writes != nil {
+		return s.writes.do(ctx, &op{token: token, data: b, expiry: formatExpiry(expiry)})
 	}
-	stmt, err := s.commit.get(ctx, s.db)
-	if err != nil {
-		return s.wrap("commit", err)
-	}
-	if _, err := stmt.ExecContext(ctx, token, b, formatExpiry(expiry)); err != nil {
-		return s.wrap("commit", err)
-	}
-	return nil
+	return s.write(ctx, &s.commit, token, b, formatExpiry(expiry))
 }
 
 // Delete removes the session; see DeleteCtx.
