@@ -30,8 +30,10 @@ const (
 // batchSizes are the session counts with a prepared statement of their own;
 // a batch is padded up to the next size by repeating its last session, which
 // changes nothing (an upsert writes the same row twice, IN lists it twice).
-// Few sizes keep the number of prepared statements per connection small.
-var batchSizes = []int{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}
+// Few sizes keep the prepared statements per connection few: at most 16 with
+// the store's four single-row ones, against the server's
+// max_prepared_stmt_count (16382 by default) over all connections.
+var batchSizes = []int{1, 2, 4, 8, 16, 32, 64}
 
 // op is one Find or Commit waiting for, or in, a batch.
 type op struct {
