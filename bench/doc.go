@@ -1,0 +1,51 @@
+// Package bench compares the speed of sessionkit's MySQL store
+// (sessionkit.dev/sessionkit/mysql) with scs's mysqlstore
+// (github.com/alexedwards/scs/mysqlstore) on one MariaDB or MySQL server.
+//
+// It lives in its own module so that scs's mysqlstore, which only the
+// comparison needs, stays out of sessionkit's go.mod.
+//
+// # What runs
+//
+// Four stores, each on its own database of the same server, each with its
+// own connection pool of the same size (PoolSize), each holding the same
+// SessionCount sessions of SessionSize bytes under 43-character base64url
+// tokens:
+//
+//   - "scs": scs's mysqlstore on the table from scs's README
+//     (CHAR(43), BLOB, TIMESTAMP(6), index on expiry);
+//   - "sessionkit": this project's store on that same table definition, so
+//     that the code is the only difference between the two;
+//   - "sessionkit-rec": this project's store on the recommended table that
+//     its CreateTable makes (ascii_bin token, MEDIUMBLOB, DATETIME(6)), which
+//     is what a new user gets;
+//   - "sessionkit-unbatched": this project's store on the scs table with
+//     batching off (MaxInflight: -1), every call a statement of its own, to
+//     show what one round trip per call gives without batching.
+//
+// Each store's background cleanup is off. Find reads a random existing
+// session; Commit rewrites a random existing session with new data and a new
+// expiry (the upsert's update path, what most requests that touch the session
+// do). Both run with 1 goroutine (a plain loop) and with 16 goroutines.
+//
+// # How to run
+//
+// The Go benchmarks, for benchstat:
+//
+//	go test -run '^$' -bench . -benchmem -count 5
+//
+// The side-by-side comparison, which interleaves the stores round by round
+// (so that load from other processes hits all of them alike) and prints a
+// table of medians with the ratio to scs, the CPU time per operation of
+// client and server, and allocations per operation:
+//
+//	SESSIONKIT_BENCH_ROUNDS=25 go test -count=1 -run TestCompareStores -v -benchtime 400ms -timeout 30m
+//
+// Short runs and many rounds suit a busy machine: each round-by-round ratio
+// compares runs made a moment apart.
+//
+// The server comes from sessionkit.dev/internal/mysqltest: the one named by
+// SESSIONKIT_TEST_DSN, else a private MariaDB or MySQL server started from
+// the binary on PATH. Without either, the benchmarks skip (or fail under
+// SESSIONKIT_TEST_REQUIRE_DB=1).
+package bench
