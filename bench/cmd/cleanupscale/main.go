@@ -33,6 +33,7 @@ func main() {
 	writers := flag.Int("writers", 16, "goroutines committing during cleanup")
 	batch := flag.Int("batch", 1000, "this store's CleanupBatchSize")
 	only := flag.String("only", "", "run one store: sessionkit or scs-mysqlstore")
+	control := flag.Duration("control", 0, "instead of cleaning up, wait this long: the commits' latency without cleanup, for comparison")
 	flag.Parse()
 
 	base, err := mysql.ParseDSN(*dsn)
@@ -77,6 +78,13 @@ func main() {
 				n, err := res.RowsAffected()
 				return n, 1, err
 			}
+		}
+		if *control > 0 {
+			clean = func(context.Context) (int64, int64, error) {
+				time.Sleep(*control)
+				return 0, 0, nil
+			}
+			name += " (no cleanup, control)"
 		}
 		r := measure(store, clean, *writers)
 		fmt.Printf("| %s | %d | %v | %d | %d | %v | %v | %v | %.0f | %v | %.0f |\n", name, r.deleted, r.cleanup.Round(100*time.Millisecond),
