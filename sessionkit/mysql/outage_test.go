@@ -1,9 +1,15 @@
 package mysql
 
 import (
+	"context"
 	"database/sql"
+	"errors"
+	"net"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"sessionkit.dev/internal/mysqltest"
 )
@@ -71,4 +77,74 @@ func TestOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustNotFind(t, s, tokenA)
+}
+
+// TestHungServerHoldsUpNoOtherCaller points a store at a server that
+// accepts connections and never answers. A Find without a deadline hangs in
+// its first prepare; Finds and Commits with deadlines must still return at
+// their deadlines, not wait behind it.
+func TestHungServerHoldsUpNoOtherCaller(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	cfg := mysql.NewConfig()
+	cfg.Net, cfg.Addr, cfg.DBName = "tcp", ln.Addr().String(), "test"
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewWithCleanupInterval(db, 0)
+	hung := make(chan error, 1)
+	go func() { _, _, err := s.Find(tokenA); hung <- err }()
+	time.Sleep(200 * time.Millisecond) // let it start its prepare
+
+	for name, op := range map[string]func(context.Context) error{
+		"FindCtx": func(ctx context.Context) error { _, _, err := s.FindCtx(ctx, tokenA); return err },
+		"CommitCtx": func(ctx context.Context) error {
+			return s.CommitCtx(ctx, tokenA, []byte("x"), time.Now().Add(time.Hour))
+		},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		begin := time.Now()
+		err := op(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s = %v; want context.DeadlineExceeded", name, err)
+		}
+		if d := time.Since(begin); d > 2*time.Second {
+			t.Errorf("%s returned after %v, held up behind the hung Find", name, d)
+		}
+	}
+
+	// Let the hung Find fail, so that no goroutine outlives the test.
+	ln.Close()
+	mu.Lock()
+	for _, c := range conns {
+		c.Close()
+	}
+	mu.Unlock()
+	select {
+	case err := <-hung:
+		if err == nil {
+			t.Error("Find on a server that never answered succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the hung Find did not return after its connection closed")
+	}
+	db.Close()
 }

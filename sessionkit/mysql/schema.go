@@ -136,6 +136,8 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 		problems = append(problems, "no token column")
 	case !oneOf(token.dataType, "char", "varchar", "binary", "varbinary"):
 		problems = append(problems, fmt.Sprintf("token column is %s, want CHAR(43)", strings.ToUpper(token.columnType)))
+	case token.dataType == "binary" && token.charLen.Int64 != 43:
+		problems = append(problems, fmt.Sprintf("token column is %s: fixed-width BINARY pads 43-character tokens with zero bytes, so none would ever be found; want CHAR(43)", strings.ToUpper(token.columnType)))
 	case token.charLen.Int64 < 43:
 		problems = append(problems, fmt.Sprintf("token column is %s, too short for 43-character tokens", strings.ToUpper(token.columnType)))
 	case token.collation.Valid && !strings.HasSuffix(token.collation.String, "_bin") && token.collation.String != "binary":
@@ -214,20 +216,26 @@ const capacityRecheck = time.Minute
 // the data column. The capacity is read once, and again when data does not
 // fit and the last read is older than capacityRecheck.
 func (s *Store) checkSize(ctx context.Context, n int) error {
-	if c := s.capacity.Load(); c > 0 && int64(n) <= c {
+	c := s.capacity.Load()
+	if c > 0 && int64(n) <= c {
 		return nil
 	}
 	s.capMu.Lock()
-	defer s.capMu.Unlock()
-	c := s.capacity.Load()
-	if c == 0 || time.Since(s.capChecked) > capacityRecheck {
+	stale := c == 0 || time.Since(s.capChecked) > capacityRecheck
+	s.capMu.Unlock()
+	if stale {
+		// Read without holding the lock, so that a read that hangs on a dead
+		// server holds up no other commit; commits racing on first use each
+		// read it.
 		read, err := s.readCapacity(ctx)
 		if err != nil {
 			return err
 		}
-		c = read
-		s.capacity.Store(c)
+		s.capMu.Lock()
+		s.capacity.Store(read)
 		s.capChecked = time.Now()
+		s.capMu.Unlock()
+		c = read
 	}
 	if int64(n) > c {
 		return fmt.Errorf("%w: %d bytes, but %s.data holds at most %d bytes", ErrTooLarge, n, s.table.quoted, c)

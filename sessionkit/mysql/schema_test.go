@@ -18,6 +18,7 @@ func TestCheckSchemaRefusesUnusableTables(t *testing.T) {
 		{"missing table", "", "CREATE TABLE IF NOT EXISTS `sessions`"},
 		{"missing column", "CREATE TABLE sessions (token CHAR(43) PRIMARY KEY, data BLOB NOT NULL)", "no expiry column"},
 		{"short token", "CREATE TABLE sessions (token CHAR(32) PRIMARY KEY, data BLOB NOT NULL, expiry DATETIME(6) NOT NULL)", "CHAR(32), too short"},
+		{"padded binary token", "CREATE TABLE sessions (token BINARY(64) PRIMARY KEY, data BLOB NOT NULL, expiry DATETIME(6) NOT NULL)", "fixed-width BINARY pads"},
 		{"text data", "CREATE TABLE sessions (token CHAR(43) PRIMARY KEY, data TEXT NOT NULL, expiry DATETIME(6) NOT NULL)", "data column is TEXT, want a BLOB type"},
 		{"integer expiry", "CREATE TABLE sessions (token CHAR(43) PRIMARY KEY, data BLOB NOT NULL, expiry BIGINT NOT NULL)", "expiry column is BIGINT"},
 	} {

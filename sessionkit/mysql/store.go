@@ -81,7 +81,7 @@ type Store struct {
 	reads, writes          *batcher // nil when batching is off
 
 	capacity   atomic.Int64 // bytes the data column holds; 0 until read
-	capMu      sync.Mutex   // serialises reads of the capacity
+	capMu      sync.Mutex   // guards capChecked; never held during a query
 	capChecked time.Time    // when the capacity was last read
 
 	cleanup cleanup
@@ -317,10 +317,11 @@ func (s *Store) wrap(op string, err error) error {
 // lazyStmt is a statement prepared on first use and then reused, which makes
 // each operation one round trip (database/sql prepares it once on each
 // connection it runs on). A failed prepare, say while the server is down, is
-// tried again on the next use.
+// tried again on the next use. No lock is held while preparing, so a caller
+// whose prepare hangs on a dead server holds up no other caller: callers
+// that race on first use each prepare, and all but one close theirs.
 type lazyStmt struct {
 	query string
-	mu    sync.Mutex
 	stmt  atomic.Pointer[sql.Stmt]
 }
 
@@ -328,15 +329,13 @@ func (l *lazyStmt) get(ctx context.Context, db *sql.DB) (*sql.Stmt, error) {
 	if st := l.stmt.Load(); st != nil {
 		return st, nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if st := l.stmt.Load(); st != nil {
-		return st, nil
-	}
 	st, err := db.PrepareContext(ctx, l.query)
 	if err != nil {
 		return nil, err
 	}
-	l.stmt.Store(st)
+	if !l.stmt.CompareAndSwap(nil, st) {
+		st.Close()
+		return l.stmt.Load(), nil
+	}
 	return st, nil
 }
