@@ -14,7 +14,7 @@
 // Every call to DSN or DB creates a fresh database that is dropped when the
 // test ends, so tests can run in parallel and in any order. A package that
 // uses mysqltest should call Main from its TestMain so that private servers
-// are stopped when the tests are done.
+// are stopped when the tests are done and no goroutine outlives them.
 package mysqltest
 
 import (
@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"go.uber.org/goleak"
 )
 
 // Environment variables that steer the harness.
@@ -53,13 +54,21 @@ var (
 	dedicated []*Server
 )
 
-// Main runs the tests and then stops and removes every private server the
-// tests started. Use it as
+// Main runs the tests, stops and removes every private server the tests
+// started, and then, when the tests passed, fails the run if a goroutine is
+// left over (go.uber.org/goleak, with leakOptions for known exceptions).
+// Use it as
 //
 //	func TestMain(m *testing.M) { os.Exit(mysqltest.Main(m)) }
-func Main(m *testing.M) int {
+func Main(m *testing.M, leakOptions ...goleak.Option) int {
 	code := m.Run()
 	StopAll()
+	if code == 0 {
+		if err := goleak.Find(leakOptions...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
 	return code
 }
 

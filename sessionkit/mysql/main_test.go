@@ -4,18 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"sessionkit.dev/internal/mysqltest"
 )
 
-func TestMain(m *testing.M) {
-	code := mysqltest.Main(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(mysqltest.Main(m)) }
