@@ -193,18 +193,6 @@ func cookieValue(t *testing.T, client *http.Client, srv *httptest.Server, name s
 	return ""
 }
 
-// openDB opens a pool of the test's own on the kit's database, to look at
-// the session table.
-func openDB(t *testing.T, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func storedTokens(t *testing.T, db *sql.DB) []string {
 	t.Helper()
 	rows, err := db.Query("SELECT token FROM sessions ORDER BY token")

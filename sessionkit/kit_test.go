@@ -165,7 +165,7 @@ func TestShutdownWaitsForRequestInFlight(t *testing.T) {
 		io.WriteString(w, "done")
 	}
 	srv, client := serve(t, handlerFor(t, kit, "servemux", routes))
-	db := openDB(t, environ["SESSION_MYSQL_DSN"])
+	db := mysqltest.Open(t, environ["SESSION_MYSQL_DSN"])
 
 	type result struct {
 		status int
@@ -271,7 +271,7 @@ func TestQueryTimeoutBoundsStuckDatabase(t *testing.T) {
 	srv, client := serve(t, handlerFor(t, kit, "servemux", sessionRoutes(kit)))
 	mustGet(t, client, srv, "/put", "ok")
 
-	db := openDB(t, environ["SESSION_MYSQL_DSN"])
+	db := mysqltest.Open(t, environ["SESSION_MYSQL_DSN"])
 	tx, err := db.BeginTx(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"sessionkit.dev/internal/mysqltest"
 )
 
 // TestFailedCommitAnswersOnlyTheError makes the commit fail at the
@@ -14,7 +16,7 @@ import (
 func TestFailedCommitAnswersOnlyTheError(t *testing.T) {
 	t.Parallel()
 	environ := mysqlEnv(t, map[string]string{"SESSION_CREATE_TABLE": "false"})
-	db := openDB(t, environ["SESSION_MYSQL_DSN"])
+	db := mysqltest.Open(t, environ["SESSION_MYSQL_DSN"])
 	for _, q := range []string{
 		"CREATE TABLE sessions (token CHAR(43) PRIMARY KEY, data BLOB NOT NULL, expiry TIMESTAMP(6) NOT NULL)",
 		"CREATE INDEX sessions_expiry_idx ON sessions (expiry)",

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sessionkit.dev/internal/mysqltest"
 )
 
 func hashToken(token string) string {
@@ -25,7 +27,7 @@ func TestRoundTrip(t *testing.T) {
 			environ := mysqlEnv(t, nil)
 			kit, _ := startKit(t, environ)
 			srv, client := serve(t, handlerFor(t, kit, router, sessionRoutes(kit)))
-			db := openDB(t, environ["SESSION_MYSQL_DSN"])
+			db := mysqltest.Open(t, environ["SESSION_MYSQL_DSN"])
 
 			mustGet(t, client, srv, "/get", "")
 			if tokens := storedTokens(t, db); len(tokens) != 0 {
@@ -139,7 +141,7 @@ func TestHashToken(t *testing.T) {
 			srv, client := serve(t, handlerFor(t, kit, "servemux", sessionRoutes(kit)))
 			mustGet(t, client, srv, "/put", "ok")
 			cookie := cookieValue(t, client, srv, "session")
-			tokens := storedTokens(t, openDB(t, environ["SESSION_MYSQL_DSN"]))
+			tokens := storedTokens(t, mysqltest.Open(t, environ["SESSION_MYSQL_DSN"]))
 			if len(tokens) != 1 {
 				t.Fatalf("stored tokens %v, want one", tokens)
 			}

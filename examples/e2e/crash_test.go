@@ -25,7 +25,7 @@ func TestDatabaseCrashUnderLoad(t *testing.T) {
 	sc := scale(t)
 	srv := mysqltest.NewServer(t)
 	dsn := srv.Database(t).FormatDSN()
-	db := openDB(t, dsn)
+	db := mysqltest.Open(t, dsn)
 	env := []string{"DEBUG_VARS=true", "SESSION_CLEANUP_INTERVAL=1s"}
 	procs := []*process{
 		startExample(t, exampleNamed("chi"), dsn, env...),
@@ -197,7 +197,7 @@ func TestReplicaCrashUnderLoad(t *testing.T) {
 	t.Parallel()
 	sc := scale(t)
 	dsn := mysqltest.DSN(t)
-	db := openDB(t, dsn)
+	db := mysqltest.Open(t, dsn)
 	chi := exampleNamed("chi")
 	procs := []*process{
 		startExample(t, chi, dsn),

@@ -117,7 +117,7 @@ func TestTwoInstancesShareSessions(t *testing.T) {
 func TestLoginRenewsTokenAndLogoutDestroys(t *testing.T) {
 	forEachExample(t, func(t *testing.T, ex *example) {
 		dsn := mysqltest.DSN(t)
-		db := openDB(t, dsn)
+		db := mysqltest.Open(t, dsn)
 		p := startExample(t, ex, dsn)
 		c := newClient(t)
 
@@ -225,7 +225,7 @@ func TestCrossOriginPostRefused(t *testing.T) {
 func TestShutdownFinishesInFlightRequest(t *testing.T) {
 	forEachExample(t, func(t *testing.T, ex *example) {
 		dsn := mysqltest.DSN(t)
-		db := openDB(t, dsn)
+		db := mysqltest.Open(t, dsn)
 		p := startExample(t, ex, dsn)
 		host := strings.TrimPrefix(p.URL, "http://")
 

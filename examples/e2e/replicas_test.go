@@ -28,7 +28,7 @@ func TestReplicasKeepEveryVisitAndTakeTurnsCleaning(t *testing.T) {
 	t.Parallel()
 	sc := scale(t)
 	dsn := mysqltest.DSN(t)
-	db := openDB(t, dsn)
+	db := mysqltest.Open(t, dsn)
 	env := []string{
 		"SESSION_CLEANUP_INTERVAL=200ms", "SESSION_CLEANUP_BATCH=50",
 		"SESSION_DB_MAX_OPEN_CONNS=16", "LOG_LEVEL=debug", "DEBUG_VARS=true",

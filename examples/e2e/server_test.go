@@ -345,17 +345,6 @@ func (c *client) token(base string) string {
 	return ""
 }
 
-// openDB opens the database the examples use, to look at the sessions table.
-func openDB(t *testing.T, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // storedRows counts the rows of the sessions table for token, stored as is
 // or, as sessionkit does by default, as its SHA-256.
 func storedRows(t *testing.T, db *sql.DB, token string) int {

@@ -19,7 +19,7 @@ import (
 func TestDebugVarsShowCleanupStatistics(t *testing.T) {
 	forEachExample(t, func(t *testing.T, ex *example) {
 		dsn := mysqltest.DSN(t)
-		db := openDB(t, dsn)
+		db := mysqltest.Open(t, dsn)
 		p := startExample(t, ex, dsn, "SESSION_CLEANUP_INTERVAL=200ms", "DEBUG_VARS=true")
 		off := startExample(t, ex, dsn, "SESSION_CLEANUP_INTERVAL=0")
 		c := newClient(t)

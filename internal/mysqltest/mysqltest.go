@@ -184,7 +184,14 @@ func DSN(t testing.TB, opts ...Option) string {
 // database dropped when t ends.
 func DB(t testing.TB, opts ...Option) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("mysql", DSN(t, opts...))
+	return Open(t, DSN(t, opts...))
+}
+
+// Open opens a pool on dsn, such as one DSN returned, that is closed when t
+// ends: for a test to look at the tables the code under test writes.
+func Open(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
