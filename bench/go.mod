@@ -13,6 +13,7 @@ require (
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/caarlos0/env/v11 v11.4.1 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
 )
 
 replace sessionkit.dev => ../
