@@ -170,21 +170,6 @@ func sizeFor(n int) int {
 	return i
 }
 
-func upsertQuery(t tableName) func(rows int) string {
-	return func(rows int) string {
-		return "INSERT INTO " + t.quoted + " (token, data, expiry) VALUES " +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",") +
-			" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)"
-	}
-}
-
-func findManyQuery(t tableName) func(rows int) string {
-	return func(rows int) string {
-		return "SELECT token, data FROM " + t.quoted + " WHERE token IN (" +
-			strings.TrimSuffix(strings.Repeat("?,", rows), ",") + ") AND expiry > UTC_TIMESTAMP(6)"
-	}
-}
-
 // writeBatch upserts the batch with one statement. Of several commits for one
 // token, the last queued wins. Rows go in token order, so that two batches
 // lock rows in the same order.

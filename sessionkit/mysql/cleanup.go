@@ -35,8 +35,6 @@ type Stats struct {
 
 // cleanup is the state of the background cleanup goroutine.
 type cleanup struct {
-	deleteBatch string // the batched DELETE statement
-
 	cancel context.CancelFunc // nil when cleanup was never started
 	done   chan struct{}      // closed when the goroutine has returned
 
@@ -270,7 +268,7 @@ func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn) (int64, error
 func (s *Store) deleteBatch(ctx context.Context, conn *sql.Conn) (sql.Result, error) {
 	for attempt := 0; ; attempt++ {
 		qctx, cancel := s.queryContext(ctx)
-		res, err := conn.ExecContext(qctx, s.cleanup.deleteBatch)
+		res, err := conn.ExecContext(qctx, s.q.deleteExpiredBatch)
 		cancel()
 		if err == nil || !(isDeadlock(err) || isLockWaitTimeout(err)) || attempt == deadlockRetries {
 			return res, err

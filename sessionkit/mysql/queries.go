@@ -1,10 +1,14 @@
 package mysql
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // queries holds every statement the store runs on its table, in one place, so
 // that a new column (such as a per-user index) touches one file.
 type queries struct {
+	table                     string // quoted
 	find, commit, delete, all string
 	deleteExpiredBatch        string
 	createTable               string
@@ -18,10 +22,9 @@ func newQueries(t tableName, batch int) queries {
 	// case-insensitive, space-padding collation, while token = ? still lets
 	// the primary key find the row.
 	exact := "token = ? AND CAST(token AS BINARY) = CAST(? AS BINARY)"
-	return queries{
-		find: "SELECT data FROM " + q + " WHERE " + exact + " AND expiry > UTC_TIMESTAMP(6)",
-		commit: "INSERT INTO " + q + " (token, data, expiry) VALUES (?, ?, ?) " +
-			"ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)",
+	qs := queries{
+		table:  q,
+		find:   "SELECT data FROM " + q + " WHERE " + exact + " AND expiry > UTC_TIMESTAMP(6)",
 		delete: "DELETE FROM " + q + " WHERE " + exact,
 		all:    "SELECT token, data FROM " + q + " WHERE expiry > UTC_TIMESTAMP(6)",
 		// Oldest first along the expiry index, a bounded number of rows per
@@ -38,4 +41,20 @@ func newQueries(t tableName, batch int) queries {
 		indexes: "SELECT COUNT(*) FROM information_schema.STATISTICS " +
 			"WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = ? AND LOWER(COLUMN_NAME) = 'expiry' AND SEQ_IN_INDEX = 1",
 	}
+	qs.commit = qs.upsert(1)
+	return qs
+}
+
+// upsert writes rows sessions in one statement.
+func (q queries) upsert(rows int) string {
+	return "INSERT INTO " + q.table + " (token, data, expiry) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",") +
+		" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)"
+}
+
+// findMany reads rows sessions in one statement. It does not compare tokens
+// exactly: the caller keeps only byte-for-byte equal ones.
+func (q queries) findMany(rows int) string {
+	return "SELECT token, data FROM " + q.table + " WHERE token IN (" +
+		strings.TrimSuffix(strings.Repeat("?,", rows), ",") + ") AND expiry > UTC_TIMESTAMP(6)"
 }

@@ -73,7 +73,7 @@ func (t tableName) schemaArg() any {
 // CreateTableStatement returns the CREATE TABLE statement that CreateTable
 // runs, for a user to run by hand.
 func (s *Store) CreateTableStatement() string {
-	return newQueries(s.table, s.cfg.CleanupBatchSize).createTable + ";"
+	return s.q.createTable + ";"
 }
 
 // CreateTable creates the recommended session table if it does not exist;
@@ -81,7 +81,7 @@ func (s *Store) CreateTableStatement() string {
 func (s *Store) CreateTable(ctx context.Context) error {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
-	if _, err := s.db.ExecContext(ctx, newQueries(s.table, s.cfg.CleanupBatchSize).createTable); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.q.createTable); err != nil {
 		return fmt.Errorf("sessionkit/mysql: creating %s: %w", s.table.quoted, err)
 	}
 	return nil
@@ -94,7 +94,7 @@ type column struct {
 }
 
 func (s *Store) columns(ctx context.Context) (map[string]column, error) {
-	rows, err := s.db.QueryContext(ctx, newQueries(s.table, 1).columns, s.table.schemaArg(), s.table.name)
+	rows, err := s.db.QueryContext(ctx, s.q.columns, s.table.schemaArg(), s.table.name)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 		return fmt.Errorf("sessionkit/mysql: table %s is not usable: %s", s.table.quoted, strings.Join(problems, "; "))
 	}
 	var indexed int
-	if err := s.db.QueryRowContext(ctx, newQueries(s.table, 1).indexes, s.table.schemaArg(), s.table.name).Scan(&indexed); err != nil {
+	if err := s.db.QueryRowContext(ctx, s.q.indexes, s.table.schemaArg(), s.table.name).Scan(&indexed); err != nil {
 		return fmt.Errorf("sessionkit/mysql: checking %s: %w", s.table.quoted, err)
 	}
 	if indexed == 0 {

@@ -77,6 +77,7 @@ type Store struct {
 	cfg    Config
 	logger *slog.Logger
 
+	q                      queries  // every statement on the table
 	find, commit, del, all lazyStmt
 	reads, writes          *batcher // nil when batching is off
 
@@ -142,16 +143,15 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sessionkit/mysql: QueryTimeout %v: must not be negative", cfg.QueryTimeout)
 	}
 	s := &Store{db: db, table: table, cfg: cfg, logger: cfg.Logger}
-	q := newQueries(table, cfg.CleanupBatchSize)
-	s.find.query, s.commit.query, s.del.query, s.all.query = q.find, q.commit, q.delete, q.all
-	s.cleanup.deleteBatch = q.deleteExpiredBatch
+	s.q = newQueries(table, cfg.CleanupBatchSize)
+	s.find.query, s.commit.query, s.del.query, s.all.query = s.q.find, s.q.commit, s.q.delete, s.q.all
 	if cfg.MaxInflight == 0 {
 		cfg.MaxInflight = DefaultMaxInflight
 	}
 	if cfg.MaxInflight > 0 {
-		s.reads = newBatcher(cfg.MaxInflight, findManyQuery(table), s.readBatch,
+		s.reads = newBatcher(cfg.MaxInflight, s.q.findMany, s.readBatch,
 			func(err error) error { return s.wrap("find", err) })
-		s.writes = newBatcher(cfg.MaxInflight, upsertQuery(table), s.writeBatch,
+		s.writes = newBatcher(cfg.MaxInflight, s.q.upsert, s.writeBatch,
 			func(err error) error { return s.wrap("commit", err) })
 	}
 	s.cfg = cfg
