@@ -77,7 +77,7 @@ type Store struct {
 	cfg    Config
 	logger *slog.Logger
 
-	q                      queries  // every statement on the table
+	q                      queries // every statement on the table
 	find, commit, del, all lazyStmt
 	reads, writes          *batcher // nil when batching is off
 
