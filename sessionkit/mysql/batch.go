@@ -1,163 +1,297 @@
 package mysql
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"slices"
-	"strings"
 	"sync"
-
-	"github.com/go-sql-driver/mysql"
+	"time"
 )
 
 // Batching. At most maxInflight statements of one kind (reads or writes)
-// run at once for a store. A Find or Commit that arrives while all of them
-// are busy waits in a queue, and the next statement to finish takes
-// everything queued (up to batchMaxRows sessions and batchMaxBytes of data)
-// into one statement: one round trip and, for writes, one transaction for
-// all of them. An operation on an idle store runs at once, alone, exactly as
-// it would unbatched: batching adds no wait, it replaces waiting for a
-// connection with sharing a statement.
+// hold a slot at once for a store. A Find or Commit that arrives while every
+// slot is taken waits in a queue, and the next statement to start takes
+// everything queued that one statement can take (up to batchMaxRows
+// sessions and batchMaxBytes of data) into one statement: one round trip and,
+// for writes, one transaction for all of them.
+//
+// Three rules keep one slow session from holding up the others:
+//   - a statement that runs longer than slowStatement gives its slot up, so
+//     that a locked row or a stalled server does not take every slot;
+//   - writes are fenced by token: a Commit or Delete never runs while an
+//     earlier write of the same session is still running, so writes of one
+//     session are applied in the order they were made, and the calls
+//     queued behind a locked row wait without taking a slot;
+//   - every call waits at most until its own context ends (bounded by
+//     QueryTimeout from the moment it was made), queued or running.
 const (
 	batchMaxRows  = 64
 	batchMaxBytes = 1 << 20
-	// deadlockRetries bounds how often a write batch is retried after the
-	// server chose it as a deadlock victim (an upsert is safe to repeat).
-	deadlockRetries = 3
+	slowStatement = 50 * time.Millisecond
 )
 
 // batchSizes are the session counts with a prepared statement of their own;
-// a batch is padded up to the next size by repeating its last session, which
-// changes nothing (an upsert writes the same row twice, IN lists it twice).
-// Few sizes keep the prepared statements per connection few: at most 16 with
-// the store's four single-row ones, against the server's
+// a batch is padded up to the next size by repeating one of its sessions,
+// which changes nothing (an upsert writes the same row twice, IN lists it
+// twice). Few sizes keep the prepared statements per connection few: at
+// most 16 with the store's single-row ones, against the server's
 // max_prepared_stmt_count (16382 by default) over all connections.
 var batchSizes = []int{1, 2, 4, 8, 16, 32, 64}
 
-// op is one Find or Commit waiting for, or in, a batch.
+type opKind uint8
+
+const (
+	opFind opKind = iota
+	opCommit
+	opDelete
+)
+
+// op is one Find, Commit or Delete waiting for, or in, a batch.
 type op struct {
-	ctx    context.Context // the caller's; used when the batch is this op alone
+	kind   opKind
+	ctx    context.Context // the caller's, bounded by QueryTimeout
 	token  string
 	data   []byte // to write, or found
 	expiry string // to write
 	found  bool
 	err    error
-	done   chan struct{}
+	done   chan struct{} // closed once err and the result are set; nil inline
 }
 
-// batcher queues ops of one kind and runs them in batches with run, from at
-// most maxInflight goroutines at once.
+// batcher queues ops of one kind and runs them in batches.
 type batcher struct {
-	maxInflight int
-	run         func(ctx context.Context, batch []*op) error
-	wrap        func(error) error // adds the operation and table to a context error
+	maxInflight int  // statements that hold a slot at once
+	maxRows     int  // sessions per statement: batchMaxRows, or 1 unbatched
+	fence       bool // one running statement per token, in call order
+	inline      bool // a call that finds a free slot runs in its own goroutine
+	run         func(batch []*op)
+	wrap        func(error) error // adds the operation and table to an error
 	stmts       []lazyStmt        // one per batchSizes entry
 
-	mu       sync.Mutex
-	queue    []*op
-	inflight int
+	mu         sync.Mutex
+	queue      []*op
+	inflight   int
+	running    map[string]int // fence: running ops by token
+	closed     bool
+	calls      int64
+	statements int64
+	wg         sync.WaitGroup // drainers
 }
 
-func newBatcher(maxInflight int, query func(rows int) string, run func(context.Context, []*op) error, wrap func(error) error) *batcher {
-	b := &batcher{maxInflight: maxInflight, run: run, wrap: wrap, stmts: make([]lazyStmt, len(batchSizes))}
+func newBatcher(maxInflight, maxRows int, query func(rows int, d dialect) string, run func([]*op), wrap func(error) error) *batcher {
+	b := &batcher{maxInflight: maxInflight, maxRows: maxRows, run: run, wrap: wrap,
+		stmts: make([]lazyStmt, len(batchSizes)), running: map[string]int{}}
 	for i, n := range batchSizes {
-		b.stmts[i].query = query(n)
+		b.stmts[i].build = func(d dialect) string { return query(n, d) }
 	}
 	return b
 }
 
-// do queues o and waits for its batch, or for ctx to end. When ctx ends
-// while o is queued it is withdrawn; when its batch is already running, do
-// returns ctx's error and the batch completes on its own, as a cancelled
-// statement that reached the server may.
-func (b *batcher) do(ctx context.Context, o *op) error {
-	o.ctx = ctx
+// do runs o, in a batch or alone, and returns its error; it returns when o is
+// done or o.ctx ends, whichever comes first. When o.ctx ends while o is
+// queued it is withdrawn; when its statement is already running, do returns
+// the context's error and the statement ends on its own (see runWrites).
+func (b *batcher) do(o *op) error {
 	b.mu.Lock()
-	if b.inflight < b.maxInflight {
-		// A free slot means an empty queue: run o alone, here, under its
-		// caller's context, as an unbatched call would, with no goroutine
-		// to hand over to. Then leave what queued meanwhile to a drainer.
+	if b.closed {
+		b.mu.Unlock()
+		return b.wrap(ErrClosed)
+	}
+	b.calls++
+	if b.inline && b.inflight < b.maxInflight {
+		// A free slot: run o here, under its caller's context, as an
+		// unbatched call would, with no goroutine to hand over to.
 		b.inflight++
+		b.statements++
 		b.mu.Unlock()
-		alone := [1]*op{o}
-		o.err = b.run(ctx, alone[:])
-		b.mu.Lock()
-		if len(b.queue) > 0 {
-			go b.drain()
-		} else {
-			b.inflight--
+		if b.execute([]*op{o}) {
+			b.mu.Lock()
+			b.releaseLocked()
+			b.mu.Unlock()
 		}
-		b.mu.Unlock()
 		return o.err
 	}
 	o.done = make(chan struct{})
 	b.queue = append(b.queue, o)
+	b.kickLocked()
 	b.mu.Unlock()
 
 	select {
 	case <-o.done:
 		return o.err
-	case <-ctx.Done():
+	case <-o.ctx.Done():
 	}
 	b.mu.Lock()
 	if i := slices.Index(b.queue, o); i >= 0 {
 		b.queue = slices.Delete(b.queue, i, i+1)
 		b.mu.Unlock()
-		return b.wrap(ctx.Err())
+		return b.wrap(o.ctx.Err())
 	}
 	b.mu.Unlock()
 	select {
 	case <-o.done: // finished meanwhile: report what happened
 		return o.err
 	default:
-		return b.wrap(ctx.Err())
+		return b.wrap(o.ctx.Err())
 	}
 }
 
-// drain runs batches from the queue until it is empty, holding one of the
-// inflight slots. A batch of one op runs under its caller's context, exactly
-// as an unbatched call would; a batch of several belongs to every caller in
-// it, so it runs under none of their cancellations, bounded by QueryTimeout.
+// kickLocked starts a drainer when a slot is free and an op can run.
+func (b *batcher) kickLocked() {
+	if b.closed || b.inflight >= b.maxInflight || !b.runnableLocked() {
+		return
+	}
+	b.inflight++
+	b.wg.Add(1)
+	go b.drain()
+}
+
+// releaseLocked gives a slot back and hands it on to queued work.
+func (b *batcher) releaseLocked() {
+	b.inflight--
+	b.kickLocked()
+}
+
+// runnableLocked reports whether a queued op may start now.
+func (b *batcher) runnableLocked() bool {
+	if !b.fence {
+		return len(b.queue) > 0
+	}
+	for _, o := range b.queue {
+		if b.running[o.token] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// drain runs batches from the queue, holding a slot, until nothing queued can
+// run or its slot went to others while a statement was slow.
 func (b *batcher) drain() {
+	defer b.wg.Done()
 	for {
 		b.mu.Lock()
-		batch := takeBatch(&b.queue)
+		batch := b.takeLocked()
 		if len(batch) == 0 {
 			b.inflight--
 			b.mu.Unlock()
 			return
 		}
+		b.statements++
+		b.kickLocked() // more can run and a slot is free: another drainer
 		b.mu.Unlock()
-		ctx := context.Background()
-		if len(batch) == 1 {
-			ctx = batch[0].ctx
-		}
-		err := b.run(ctx, batch)
-		for _, o := range batch {
-			if err != nil {
-				o.err = err
+		if !b.execute(batch) {
+			b.mu.Lock()
+			if b.inflight >= b.maxInflight {
+				b.mu.Unlock()
+				return
 			}
-			close(o.done)
+			b.inflight++
+			b.mu.Unlock()
 		}
 	}
 }
 
-// takeBatch removes from the front of the queue as many ops as one
-// statement takes.
-func takeBatch(queue *[]*op) []*op {
-	q := *queue
-	n, bytes := 0, 0
-	for n < len(q) && n < batchMaxRows {
-		bytes += len(q[n].data)
-		if n > 0 && bytes > batchMaxBytes {
-			break
+// takeLocked removes from the queue, in call order, the ops one statement
+// takes: those whose token has no running write and no earlier queued write
+// left behind, of one kind (a Delete runs alone), up to maxRows sessions
+// and batchMaxBytes of data (the first op always fits).
+func (b *batcher) takeLocked() []*op {
+	var batch []*op
+	var blocked map[string]bool // fence: tokens of ops left behind
+	kept := b.queue[:0]
+	bytes := 0
+	for i, o := range b.queue {
+		take := len(batch) < b.maxRows
+		if take && b.fence && (b.running[o.token] > 0 || blocked[o.token]) {
+			take = false
 		}
-		n++
+		if take && len(batch) > 0 && (o.kind == opDelete || batch[0].kind == opDelete) {
+			take = false
+		}
+		if take && len(batch) > 0 && bytes+len(o.data) > batchMaxBytes {
+			take = false
+		}
+		if !take {
+			if b.fence {
+				if blocked == nil {
+					blocked = map[string]bool{}
+				}
+				blocked[o.token] = true
+			}
+			kept = append(kept, o)
+			if len(batch) == b.maxRows || (len(batch) > 0 && batch[0].kind == opDelete) {
+				kept = append(kept, b.queue[i+1:]...)
+				break
+			}
+			continue
+		}
+		batch = append(batch, o)
+		bytes += len(o.data)
 	}
-	batch := slices.Clone(q[:n])
-	*queue = slices.Delete(q, 0, n)
+	clear(b.queue[len(kept):])
+	b.queue = kept
+	if b.fence {
+		for _, o := range batch {
+			b.running[o.token]++
+		}
+	}
 	return batch
+}
+
+// execute runs a batch while holding a slot, and reports whether it still
+// holds it: a statement that runs longer than slowStatement gives it up.
+func (b *batcher) execute(batch []*op) (held bool) {
+	released := false
+	slow := time.AfterFunc(slowStatement, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if !released {
+			released = true
+			b.releaseLocked()
+		}
+	})
+	b.run(batch)
+	slow.Stop()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	held, released = !released, true
+	for _, o := range batch {
+		if b.fence {
+			if b.running[o.token]--; b.running[o.token] == 0 {
+				delete(b.running, o.token)
+			}
+		}
+		if o.done != nil {
+			close(o.done)
+		}
+	}
+	if b.fence {
+		b.kickLocked() // a write fenced behind this batch may run now
+	}
+	return held
+}
+
+// close fails what is queued with ErrClosed and waits for the drainers.
+func (b *batcher) close() {
+	b.mu.Lock()
+	b.closed = true
+	queued := b.queue
+	b.queue = nil
+	b.mu.Unlock()
+	for _, o := range queued {
+		o.err = b.wrap(ErrClosed)
+		close(o.done)
+	}
+	b.wg.Wait()
+	for i := range b.stmts {
+		b.stmts[i].close()
+	}
+}
+
+func (b *batcher) counts() (calls, statements int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls, b.statements
 }
 
 // sizeFor returns the index in batchSizes of the smallest statement that
@@ -170,113 +304,46 @@ func sizeFor(n int) int {
 	return i
 }
 
-// writeBatch upserts the batch with one statement. Of several commits for one
-// token, the last queued wins. Rows go in token order, so that two batches
-// lock rows in the same order.
-func (s *Store) writeBatch(ctx context.Context, batch []*op) error {
-	if len(batch) == 1 {
-		o := batch[0]
-		return s.write(ctx, &s.commit, o.token, o.data, o.expiry)
+// batchContext returns the context a batch's statement runs under. It ends
+// when every caller in the batch has gone (each caller's context is bounded
+// by QueryTimeout from its call), or when the store is closed; but not
+// before linger has passed since the statement started, so that a write
+// whose callers have gone can still learn from the server how it ended (see
+// runWrites).
+func (s *Store) batchContext(batch []*op, linger time.Duration) (context.Context, context.CancelFunc) {
+	if len(batch) == 1 && linger == 0 {
+		return batch[0].ctx, func() {}
 	}
-	latest := make(map[string]*op, len(batch))
-	rows := make([]*op, 0, len(batch))
-	for _, o := range batch {
-		if _, seen := latest[o.token]; !seen {
-			rows = append(rows, o)
+	ctx, cancel := context.WithCancel(s.closing)
+	start := time.Now()
+	var mu sync.Mutex
+	left := len(batch)
+	var lingering *time.Timer
+	gone := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if left--; left > 0 {
+			return
 		}
-		latest[o.token] = o
-	}
-	slices.SortFunc(rows, func(a, b *op) int { return strings.Compare(a.token, b.token) })
-
-	size := sizeFor(len(rows))
-	args := make([]any, 0, 3*batchSizes[size])
-	for i := 0; i < batchSizes[size]; i++ {
-		o := latest[rows[min(i, len(rows)-1)].token]
-		args = append(args, o.token, o.data, o.expiry)
-	}
-	return s.write(ctx, &s.writes.stmts[size], args...)
-}
-
-// write runs an upsert statement, again if the server chose it as a
-// deadlock victim.
-func (s *Store) write(ctx context.Context, l *lazyStmt, args ...any) error {
-	ctx, cancel := s.queryContext(ctx)
-	defer cancel()
-	stmt, err := l.get(ctx, s.db)
-	if err != nil {
-		return s.wrap("commit", err)
-	}
-	for attempt := 0; ; attempt++ {
-		_, err = stmt.ExecContext(ctx, args...)
-		if err == nil || !isDeadlock(err) || attempt == deadlockRetries {
-			break
+		if d := linger - time.Since(start); d > 0 {
+			lingering = time.AfterFunc(d, cancel)
+			return
 		}
+		cancel()
 	}
-	if err != nil {
-		return s.wrap("commit", err)
+	stops := make([]func() bool, len(batch))
+	for i, o := range batch {
+		stops[i] = context.AfterFunc(o.ctx, gone)
 	}
-	return nil
-}
-
-// readBatch finds the sessions of the batch with one statement. The server
-// may match a token by its column's collation; only a byte-for-byte equal
-// token counts as found.
-func (s *Store) readBatch(ctx context.Context, batch []*op) error {
-	ctx, cancel := s.queryContext(ctx)
-	defer cancel()
-	if len(batch) == 1 {
-		o := batch[0]
-		var err error
-		o.data, o.found, err = s.findOne(ctx, o.token)
-		return err
-	}
-	size := sizeFor(len(batch))
-	args := make([]any, 0, batchSizes[size])
-	for i := 0; i < batchSizes[size]; i++ {
-		args = append(args, batch[min(i, len(batch)-1)].token)
-	}
-	stmt, err := s.reads.stmts[size].get(ctx, s.db)
-	if err != nil {
-		return s.wrap("find", err)
-	}
-	rows, err := stmt.QueryContext(ctx, args...)
-	if err != nil {
-		return s.wrap("find", err)
-	}
-	defer rows.Close()
-	found := make(map[string][]byte, len(batch))
-	for rows.Next() {
-		var token string
-		var data []byte
-		if err := rows.Scan(&token, &data); err != nil {
-			return s.wrap("find", err)
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
 		}
-		found[token] = data
-	}
-	if err := rows.Err(); err != nil {
-		return s.wrap("find", err)
-	}
-	given := make(map[string]bool, len(batch))
-	for _, o := range batch {
-		o.data, o.found = found[o.token]
-		if given[o.token] {
-			o.data = bytes.Clone(o.data) // one token asked twice: no shared slice
+		mu.Lock()
+		if lingering != nil {
+			lingering.Stop()
 		}
-		given[o.token] = true
+		mu.Unlock()
+		cancel()
 	}
-	return nil
-}
-
-// isDeadlock reports whether the server rolled the statement back to break a
-// deadlock (ER_LOCK_DEADLOCK).
-func isDeadlock(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1213
-}
-
-// isLockWaitTimeout reports whether a statement gave up waiting for a row
-// lock (ER_LOCK_WAIT_TIMEOUT).
-func isLockWaitTimeout(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1205
 }

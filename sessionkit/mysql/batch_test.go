@@ -19,7 +19,9 @@ func TestBatchedCallsAllLand(t *testing.T) {
 		t.Run(def.name, func(t *testing.T) {
 			t.Parallel()
 			db := newDB(t, def.ddl)
-			s, err := NewWithConfig(db, Config{DisableCleanup: true, MaxInflight: 1})
+			cfg := noCleanup()
+			cfg.MaxInflight = 1
+			s, err := NewWithConfig(db, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,23 +66,61 @@ func TestBatchedCallsAllLand(t *testing.T) {
 	}
 }
 
-func TestTakeBatchBounds(t *testing.T) {
+func TestTakeBounds(t *testing.T) {
 	t.Parallel()
-	var q []*op
+	b := newBatcher(1, batchMaxRows, func(int, dialect) string { return "" }, nil, nil)
+	b.fence = true
+	commit := func(token string, size int) *op { return &op{kind: opCommit, token: token, data: make([]byte, size)} }
+
 	for i := 0; i < 100; i++ {
-		q = append(q, &op{token: tokenFor("t", i), data: make([]byte, 10)})
+		b.queue = append(b.queue, commit(tokenFor("t", i), 10))
 	}
-	if b := takeBatch(&q); len(b) != batchMaxRows || len(q) != 100-batchMaxRows {
-		t.Fatalf("took %d, left %d; want %d and %d", len(b), len(q), batchMaxRows, 100-batchMaxRows)
+	if batch := b.takeLocked(); len(batch) != batchMaxRows || len(b.queue) != 100-batchMaxRows {
+		t.Fatalf("took %d, left %d; want %d and %d", len(batch), len(b.queue), batchMaxRows, 100-batchMaxRows)
 	}
-	q = []*op{{data: make([]byte, batchMaxBytes+1)}, {data: make([]byte, 1)}}
-	if b := takeBatch(&q); len(b) != 1 {
-		t.Fatalf("an oversized commit was batched with %d others", len(b)-1)
+	clear(b.running)
+
+	b.queue = []*op{commit("a", batchMaxBytes+1), commit("b", 1)}
+	if batch := b.takeLocked(); len(batch) != 1 {
+		t.Fatalf("an oversized commit was batched with %d others", len(batch)-1)
 	}
-	q = []*op{{data: make([]byte, batchMaxBytes/2)}, {data: make([]byte, batchMaxBytes/2)}, {data: make([]byte, 1)}}
-	if b := takeBatch(&q); len(b) != 2 {
-		t.Fatalf("took %d commits; want 2 within %d bytes", len(b), batchMaxBytes)
+	clear(b.running)
+
+	b.queue = []*op{commit("a", batchMaxBytes/2), commit("b", batchMaxBytes/2), commit("c", 1)}
+	if batch := b.takeLocked(); len(batch) != 2 {
+		t.Fatalf("took %d commits; want 2 within %d bytes", len(batch), batchMaxBytes)
 	}
+	clear(b.running)
+
+	// A token with a running write waits, and so do its later writes, but
+	// other tokens go ahead; a Delete runs alone.
+	b.running["busy"] = 1
+	b.queue = []*op{commit("busy", 1), commit("x", 1), {kind: opDelete, token: "y"}, commit("busy", 1), commit("z", 1), commit("y", 1)}
+	batch := b.takeLocked()
+	if got := tokensOf(batch); got != "x z" {
+		t.Fatalf("took %q; want the commits of x and z", got)
+	}
+	if got := tokensOf(b.queue); got != "busy y busy y" {
+		t.Fatalf("left %q in the queue", got)
+	}
+	b.running = map[string]int{}
+	if batch := b.takeLocked(); tokensOf(batch) != "busy busy" {
+		t.Fatalf("took %q; want both commits of busy", tokensOf(batch))
+	}
+	if batch := b.takeLocked(); len(batch) != 1 || batch[0].kind != opDelete {
+		t.Fatalf("took %q; want the Delete of y alone", tokensOf(batch))
+	}
+	if batch := b.takeLocked(); len(batch) != 0 {
+		t.Fatalf("took %q while the Delete of y runs; want nothing", tokensOf(batch))
+	}
+}
+
+func tokensOf(ops []*op) string {
+	var s []string
+	for _, o := range ops {
+		s = append(s, o.token)
+	}
+	return strings.Join(s, " ")
 }
 
 // TestBatchesOfEverySize writes and reads batches of every size up to the
@@ -93,10 +133,13 @@ func TestBatchesOfEverySize(t *testing.T) {
 	for n := 1; n <= batchMaxRows; n++ {
 		var writes []*op
 		for i := 0; i < n; i++ {
-			writes = append(writes, &op{token: tokenFor(fmt.Sprintf("n%d-", n), i%max(n-1, 1)), data: []byte(fmt.Sprintf("%d/%d", n, i)), expiry: expiry})
+			writes = append(writes, &op{kind: opCommit, ctx: ctx, token: tokenFor(fmt.Sprintf("n%d-", n), i%max(n-1, 1)), data: []byte(fmt.Sprintf("%d/%d", n, i)), expiry: expiry})
 		}
-		if err := s.writeBatch(ctx, writes); err != nil {
-			t.Fatalf("batch of %d: %v", n, err)
+		s.runWrites(writes)
+		for _, w := range writes {
+			if w.err != nil {
+				t.Fatalf("batch of %d: %v", n, w.err)
+			}
 		}
 		reads := []*op{{token: "missing"}, {token: strings.ToLower(writes[0].token) + " "}}
 		for _, w := range writes {
@@ -124,30 +167,26 @@ func TestBatchesOfEverySize(t *testing.T) {
 	}
 }
 
-// TestBatchedCallWithdrawnOnCancel queues a commit behind a blocked one and
-// cancels it: it must never be written.
+// TestBatchedCallWithdrawnOnCancel queues a commit behind a blocked one of
+// the same session and cancels it: it must never be written.
 func TestBatchedCallWithdrawnOnCancel(t *testing.T) {
 	t.Parallel()
-	db := newDB(t, []string{recommendedTable})
-	s, err := NewWithConfig(db, Config{DisableCleanup: true, MaxInflight: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, db := newStore(t, []string{recommendedTable})
 	expiry := time.Now().Add(time.Hour)
-	if err := s.Commit(tokenB, []byte("warm up"), expiry); err != nil {
+	if err := s.Commit(tokenA, []byte("before"), expiry); err != nil {
 		t.Fatal(err)
 	}
-	unlock := lockTable(t, db)
+	unlock := lockRow(t, db, tokenA)
 	blocked := make(chan error, 1)
 	go func() { blocked <- s.Commit(tokenA, []byte("blocked"), expiry) }()
-	eventually(t, 5*time.Second, "the first commit in flight", func() bool {
+	eventually(t, 5*time.Second, "the first commit running", func() bool {
 		s.writes.mu.Lock()
 		defer s.writes.mu.Unlock()
-		return s.writes.inflight == 1 && len(s.writes.queue) == 0
+		return s.writes.running[tokenA] == 1
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if err := s.CommitCtx(ctx, tokenB, []byte("withdrawn"), expiry); !errors.Is(err, context.DeadlineExceeded) {
+	if err := s.CommitCtx(ctx, tokenA, []byte("withdrawn"), expiry); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("queued CommitCtx = %v; want DeadlineExceeded", err)
 	}
 	unlock()
@@ -155,25 +194,36 @@ func TestBatchedCallWithdrawnOnCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFind(t, s, tokenA, "blocked")
-	mustFind(t, s, tokenB, "warm up")
 }
 
-// TestBatchingOffRunsEveryCallAlone checks MaxInflight < 0.
+// TestBatchingOffRunsEveryCallAlone checks MaxInflight 0.
 func TestBatchingOffRunsEveryCallAlone(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t, []string{recommendedTable})
-	off, err := NewWithConfig(s.db, Config{DisableCleanup: true, MaxInflight: -1})
+	s, db := newStore(t, []string{recommendedTable})
+	cfg := noCleanup()
+	cfg.MaxInflight = 0
+	off, err := NewWithConfig(db, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if off.reads != nil || off.writes != nil {
-		t.Fatal("MaxInflight -1 still batches")
+	defer off.Close()
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := off.Commit(tokenFor("off", i), []byte("alone"), time.Now().Add(time.Hour)); err != nil {
+				t.Error(err)
+			}
+			mustFind(t, off, tokenFor("off", i), "alone")
+		}()
 	}
-	if err := off.Commit(tokenA, []byte("alone"), time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
+	wg.Wait()
+	st := off.Stats()
+	if st.CommitStatements != st.CommitCalls || st.FindStatements != st.FindCalls {
+		t.Fatalf("MaxInflight 0 still batches: %+v", st)
 	}
-	mustFind(t, off, tokenA, "alone")
-	if s.reads == nil || s.reads.maxInflight != DefaultMaxInflight {
+	if s.reads.maxInflight != DefaultMaxInflight {
 		t.Fatal("the default store does not batch")
 	}
 }

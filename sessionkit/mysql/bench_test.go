@@ -16,7 +16,9 @@ func BenchmarkCommitParallel(b *testing.B) {
 				db := newDB(b, []string{recommendedTable})
 				db.SetMaxOpenConns(32)
 				db.SetMaxIdleConns(32)
-				s, err := NewWithConfig(db, Config{DisableCleanup: true, MaxInflight: cc})
+				cfg := noCleanup()
+				cfg.MaxInflight = cc
+				s, err := NewWithConfig(db, cfg)
 				if err != nil {
 					b.Fatal(err)
 				}

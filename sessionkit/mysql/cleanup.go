@@ -11,8 +11,20 @@ import (
 	"time"
 )
 
-// Stats counts what the background cleanup has done since the store was made.
+// Stats counts what the store has done since it was made: its calls and
+// statements, and its background cleanup.
 type Stats struct {
+	// FindCalls counts calls of Find, CommitCalls calls of Commit and
+	// Delete (and their Ctx forms); FindStatements and CommitStatements
+	// count the statements that served them (a Delete has one of its
+	// own). Fewer statements than calls means calls were batched.
+	FindCalls, FindStatements     int64
+	CommitCalls, CommitStatements int64
+	// SplitBatches counts write batches that the server refused and that
+	// were split to find the session it refused.
+	SplitBatches int64
+
+
 	// Passes is the number of cleanup passes that ran to the end or to an
 	// error.
 	Passes int64
@@ -91,11 +103,15 @@ func (s *Store) StopCleanup() {
 	<-s.cleanup.done
 }
 
-// Stats returns the cleanup counters.
+// Stats returns the store's counters.
 func (s *Store) Stats() Stats {
 	s.cleanup.mu.Lock()
-	defer s.cleanup.mu.Unlock()
-	return s.cleanup.stats
+	st := s.cleanup.stats
+	s.cleanup.mu.Unlock()
+	st.FindCalls, st.FindStatements = s.reads.counts()
+	st.CommitCalls, st.CommitStatements = s.writes.counts()
+	st.SplitBatches = s.splits.Load()
+	return st
 }
 
 // cleanupPass runs one coordinated pass: take the named lock without
@@ -270,7 +286,7 @@ func (s *Store) deleteBatch(ctx context.Context, conn *sql.Conn) (sql.Result, er
 		qctx, cancel := s.queryContext(ctx)
 		res, err := conn.ExecContext(qctx, s.q.deleteExpiredBatch)
 		cancel()
-		if err == nil || !(isDeadlock(err) || isLockWaitTimeout(err)) || attempt == deadlockRetries {
+		if err == nil || !isRetryable(err) || attempt == deadlockRetries {
 			return res, err
 		}
 	}

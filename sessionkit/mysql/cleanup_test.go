@@ -13,9 +13,12 @@ import (
 
 // newCleanupStore returns a store whose cleanup is not started, so that a
 // test can set hooks first and then call startCleanup.
-func newCleanupStore(t *testing.T, db *sql.DB, cfg Config) *Store {
+func newCleanupStore(t *testing.T, db *sql.DB, set func(*Config)) *Store {
 	t.Helper()
-	cfg.DisableCleanup = true
+	cfg := noCleanup()
+	if set != nil {
+		set(&cfg)
+	}
 	s, err := NewWithConfig(db, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +33,7 @@ func TestDeleteExpiredRemovesInBatches(t *testing.T) {
 	db := newDB(t, []string{recommendedTable})
 	insertRows(t, db, "expired", 2500, -time.Minute)
 	insertRows(t, db, "live", 10, time.Hour)
-	s := newCleanupStore(t, db, Config{})
+	s := newCleanupStore(t, db, nil)
 
 	var batches []int64
 	s.cleanup.onBatch = func(n int64) { batches = append(batches, n) }
@@ -57,7 +60,7 @@ func TestCleanupLoopUsesBatchSize(t *testing.T) {
 	db := newDB(t, []string{recommendedTable})
 	insertRows(t, db, "expired", 230, -time.Minute)
 	insertRows(t, db, "live", 5, time.Hour)
-	s := newCleanupStore(t, db, Config{CleanupBatchSize: 100})
+	s := newCleanupStore(t, db, func(c *Config) { c.CleanupBatchSize = 100 })
 	var mu sync.Mutex
 	var batches []int64
 	s.cleanup.onBatch = func(n int64) { mu.Lock(); batches = append(batches, n); mu.Unlock() }
@@ -104,7 +107,7 @@ func TestCleanupOneReplicaAtATime(t *testing.T) {
 	}
 	replicas := make([]*Store, 2)
 	for i := range replicas {
-		replicas[i] = newCleanupStore(t, db, Config{CleanupBatchSize: 10})
+		replicas[i] = newCleanupStore(t, db, func(c *Config) { c.CleanupBatchSize = 10 })
 		replicas[i].cleanup.onPass = onPass
 	}
 	for _, s := range replicas {
@@ -147,7 +150,7 @@ func TestCleanupSkipsWhileLockHeld(t *testing.T) {
 		t.Fatalf("GET_LOCK = %d, %v", got, err)
 	}
 
-	s := newCleanupStore(t, db, Config{})
+	s := newCleanupStore(t, db, nil)
 	s.startCleanup(20 * time.Millisecond)
 	eventually(t, 5*time.Second, "passes skipped", func() bool { return s.Stats().Skipped >= 3 })
 	if n := countRows(t, db, "1=1"); n != 20 {
@@ -165,7 +168,7 @@ func TestCleanupRunsWhereLocksAreRefused(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, []string{recommendedTable})
 	insertRows(t, db, "expired", 20, -time.Minute)
-	s := newCleanupStore(t, db, Config{})
+	s := newCleanupStore(t, db, nil)
 	s.cleanup.lockName = func(context.Context, *sql.Conn) (string, error) { return "", nil } // GET_LOCK('') is NULL
 	s.startCleanup(20 * time.Millisecond)
 	eventually(t, 5*time.Second, "rows deleted without a lock", func() bool { return countRows(t, db, "1=1") == 0 })
@@ -186,7 +189,7 @@ func TestCleanupWaitsJitterFirst(t *testing.T) {
 	}
 
 	db := newDB(t, []string{recommendedTable})
-	s := newCleanupStore(t, db, Config{})
+	s := newCleanupStore(t, db, nil)
 	var asked time.Duration
 	s.cleanup.jitter = func(d time.Duration) time.Duration { asked = d; return 700 * time.Millisecond }
 	start := time.Now()
@@ -210,7 +213,7 @@ func TestCleanupLogsErrorsAndGoesOn(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, nil)
 	logger, logs := newLogger()
-	s := newCleanupStore(t, db, Config{Logger: logger})
+	s := newCleanupStore(t, db, func(c *Config) { c.Logger = logger })
 	s.startCleanup(20 * time.Millisecond)
 	eventually(t, 5*time.Second, "two failed passes", func() bool { return s.Stats().Errors >= 2 })
 	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "cleanup") || !strings.Contains(l, "doesn't exist") {
@@ -230,7 +233,7 @@ func TestCleanupLogsToDefaultLogger(t *testing.T) {
 	slog.SetDefault(logger)
 	defer slog.SetDefault(old)
 	db := newDB(t, nil)
-	s := newCleanupStore(t, db, Config{})
+	s := newCleanupStore(t, db, nil)
 	s.startCleanup(20 * time.Millisecond)
 	eventually(t, 5*time.Second, "an error in slog.Default()", func() bool { return strings.Contains(logs.String(), "doesn't exist") })
 	s.StopCleanup()

@@ -70,7 +70,9 @@ func TestContextEndsSlowQueries(t *testing.T) {
 func TestQueryTimeoutBoundsQueries(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, []string{recommendedTable})
-	s, err := NewWithConfig(db, Config{DisableCleanup: true, QueryTimeout: 300 * time.Millisecond})
+	cfg := noCleanup()
+	cfg.QueryTimeout = 300 * time.Millisecond
+	s, err := NewWithConfig(db, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

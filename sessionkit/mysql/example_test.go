@@ -31,16 +31,16 @@ func ExampleNewWithConfig() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	store, err := mysql.NewWithConfig(db, mysql.Config{
-		Table:            "app.web_sessions",
-		CleanupInterval:  10 * time.Minute,
-		CleanupBatchSize: 500,
-		QueryTimeout:     5 * time.Second,
-	})
+	cfg := mysql.DefaultConfig()
+	cfg.Table = "app.web_sessions"
+	cfg.CleanupInterval = 10 * time.Minute
+	cfg.CleanupBatchSize = 500
+	cfg.QueryTimeout = 5 * time.Second
+	store, err := mysql.NewWithConfig(db, cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer store.StopCleanup()
+	defer store.Close()
 
 	ctx := context.Background()
 	if err := store.CreateTable(ctx); err != nil {

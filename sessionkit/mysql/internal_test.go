@@ -35,6 +35,20 @@ func newLogger() (*slog.Logger, *logBuffer) {
 	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
 }
 
+// noCleanup is DefaultConfig without the background cleanup.
+func noCleanup() Config {
+	cfg := DefaultConfig()
+	cfg.CleanupInterval = 0
+	return cfg
+}
+
+// tableConfig is noCleanup on another table.
+func tableConfig(name string) Config {
+	cfg := noCleanup()
+	cfg.Table = name
+	return cfg
+}
+
 // insertRows adds n rows with the given expiry relative to now, straight
 // into the table, in one statement per 1000 rows.
 func insertRows(t *testing.T, db *sql.DB, prefix string, n int, expiresIn time.Duration) {
@@ -99,6 +113,35 @@ func lockTable(t *testing.T, db *sql.DB) (unlock func()) {
 	unlock = func() {
 		once.Do(func() {
 			conn.ExecContext(context.Background(), "UNLOCK TABLES")
+			conn.Close()
+		})
+	}
+	t.Cleanup(unlock)
+	return unlock
+}
+
+// lockRow holds a row lock on the session row of token, from a transaction
+// on its own connection, until the returned function is called: what a slow
+// request or a long transaction elsewhere does to a session.
+func lockRow(t *testing.T, db *sql.DB, token string) (unlock func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM sessions WHERE token = ? FOR UPDATE", token).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("locking the row of %s: %d rows, %v", token, n, err)
+	}
+	var once sync.Once
+	unlock = func() {
+		once.Do(func() {
+			tx.Rollback()
 			conn.Close()
 		})
 	}

@@ -3,30 +3,56 @@ package mysql
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // queries holds every statement the store runs on its table, in one place, so
 // that a new column (such as a per-user index) touches one file.
 type queries struct {
-	table                     string // quoted
-	find, commit, delete, all string
-	deleteExpiredBatch        string
-	createTable               string
-	columns                   string
-	indexes                   string
+	table              string // quoted
+	find, all          string
+	deleteExpiredBatch string
+	createTable        string
+	columns            string
+	indexes            string
 }
+
+// dialect is the form in which the server takes the store's writes with a
+// per-statement bound and strict mode. The store starts with the first and
+// moves down the list when the server does not understand a form.
+type dialect int32
+
+const (
+	// dialectMariaDB: SET STATEMENT max_statement_time=..., sql_mode=... FOR.
+	dialectMariaDB dialect = iota
+	// dialectMySQL: an optimizer hint /*+ SET_VAR(sql_mode=...) */ (MySQL
+	// 8.0.3 and later); MySQL has no per-statement bound for writes.
+	dialectMySQL
+	// dialectPlain: neither, for servers and proxies that refuse both.
+	dialectPlain
+)
+
+// writeLockBound is how long one attempt of a write may run on MariaDB
+// (max_statement_time), lock waits included. A write whose row is locked by
+// another transaction fails after it and is tried again while its caller
+// waits; a write whose callers have all gone is ended by the server within
+// this time, so that it cannot land long after it failed for them.
+const writeLockBound = time.Second
+
+// strictMode makes the server refuse data over the column's capacity
+// (ER_DATA_TOO_LONG) instead of truncating it, whatever the connection's
+// sql_mode, so that a column narrowed at run time cannot truncate a session.
+const strictMode = "sql_mode='STRICT_ALL_TABLES'"
 
 func newQueries(t tableName, batch int) queries {
 	q := t.quoted
-	// CAST(token AS BINARY) = CAST(? AS BINARY) keeps lookups exact on a
-	// case-insensitive, space-padding collation, while token = ? still lets
-	// the primary key find the row.
-	exact := "token = ? AND CAST(token AS BINARY) = CAST(? AS BINARY)"
-	qs := queries{
-		table:  q,
-		find:   "SELECT data FROM " + q + " WHERE " + exact + " AND expiry > UTC_TIMESTAMP(6)",
-		delete: "DELETE FROM " + q + " WHERE " + exact,
-		all:    "SELECT token, data FROM " + q + " WHERE expiry > UTC_TIMESTAMP(6)",
+	return queries{
+		table: q,
+		// CAST(token AS BINARY) = CAST(? AS BINARY) keeps lookups exact on
+		// a case-insensitive, space-padding collation, while token = ?
+		// still lets the primary key find the row.
+		find: "SELECT data FROM " + q + " WHERE " + exactToken + " AND expiry > UTC_TIMESTAMP(6)",
+		all:  "SELECT token, data FROM " + q + " WHERE expiry > UTC_TIMESTAMP(6)",
 		// Oldest first along the expiry index, a bounded number of rows per
 		// statement, so that no statement holds row locks for long.
 		deleteExpiredBatch: "DELETE FROM " + q + " WHERE expiry <= UTC_TIMESTAMP(6) ORDER BY expiry LIMIT " + strconv.Itoa(batch),
@@ -41,15 +67,31 @@ func newQueries(t tableName, batch int) queries {
 		indexes: "SELECT COUNT(*) FROM information_schema.STATISTICS " +
 			"WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = ? AND LOWER(COLUMN_NAME) = 'expiry' AND SEQ_IN_INDEX = 1",
 	}
-	qs.commit = qs.upsert(1)
-	return qs
+}
+
+const exactToken = "token = ? AND CAST(token AS BINARY) = CAST(? AS BINARY)"
+
+// bounded prefixes a write with its per-statement settings in dialect d.
+func bounded(d dialect, verb, rest string) string {
+	switch d {
+	case dialectMariaDB:
+		return "SET STATEMENT max_statement_time=" + strconv.Itoa(int(writeLockBound/time.Second)) + ", " + strictMode + " FOR " + verb + rest
+	case dialectMySQL:
+		return verb + " /*+ SET_VAR(" + strictMode + ") */" + rest
+	}
+	return verb + rest
 }
 
 // upsert writes rows sessions in one statement.
-func (q queries) upsert(rows int) string {
-	return "INSERT INTO " + q.table + " (token, data, expiry) VALUES " +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",") +
-		" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)"
+func (q queries) upsert(rows int, d dialect) string {
+	return bounded(d, "INSERT", " INTO "+q.table+" (token, data, expiry) VALUES "+
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",")+
+		" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)")
+}
+
+// delete removes the session with exactly one token.
+func (q queries) delete(d dialect) string {
+	return bounded(d, "DELETE", " FROM "+q.table+" WHERE "+exactToken)
 }
 
 // findMany reads rows sessions in one statement. It does not compare tokens

@@ -3,13 +3,9 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
-
-	"github.com/go-sql-driver/mysql"
 )
 
 // tableName is a validated table name, "name" or "db.name".
@@ -112,7 +108,7 @@ func (s *Store) columns(ctx context.Context) (map[string]column, error) {
 
 // CheckSchema checks that the session table exists and can hold sessions.
 // It returns an error, naming every problem, for what makes the table
-// unusable: a missing table (matching ErrTableMissing), a missing token, data
+// unusable: a missing table (a *TableMissingError, matching ErrTableMissing), a missing token, data
 // or expiry column, a token column that holds fewer than 43 characters, a data
 // column that is not a BLOB type, an expiry column that is not DATETIME or
 // TIMESTAMP. It logs a warning, and returns nil, for what works but is weaker
@@ -127,7 +123,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 		return fmt.Errorf("sessionkit/mysql: checking %s: %w", s.table.quoted, err)
 	}
 	if len(cols) == 0 {
-		return fmt.Errorf("%w: %s; create it with:\n%s", ErrTableMissing, s.table.quoted, s.CreateTableStatement())
+		return &TableMissingError{Table: s.table.quoted, CreateStatement: s.CreateTableStatement()}
 	}
 	var problems, warnings []string
 	token, ok := cols["token"]
@@ -205,61 +201,4 @@ func oneOf(s string, set ...string) bool {
 		}
 	}
 	return false
-}
-
-// capacityRecheck is how long a capacity read stays trusted when data does
-// not fit, so that a column widened at run time is noticed without reading
-// information_schema on every oversized commit.
-const capacityRecheck = time.Minute
-
-// checkSize returns an error matching ErrTooLarge when n bytes do not fit in
-// the data column. The capacity is read once, and again when data does not
-// fit and the last read is older than capacityRecheck.
-func (s *Store) checkSize(ctx context.Context, n int) error {
-	c := s.capacity.Load()
-	if c > 0 && int64(n) <= c {
-		return nil
-	}
-	s.capMu.Lock()
-	stale := c == 0 || time.Since(s.capChecked) > capacityRecheck
-	s.capMu.Unlock()
-	if stale {
-		// Read without holding the lock, so that a read that hangs on a dead
-		// server holds up no other commit; commits racing on first use each
-		// read it.
-		read, err := s.readCapacity(ctx)
-		if err != nil {
-			return err
-		}
-		s.capMu.Lock()
-		s.capacity.Store(read)
-		s.capChecked = time.Now()
-		s.capMu.Unlock()
-		c = read
-	}
-	if int64(n) > c {
-		return fmt.Errorf("%w: %d bytes, but %s.data holds at most %d bytes", ErrTooLarge, n, s.table.quoted, c)
-	}
-	return nil
-}
-
-func (s *Store) readCapacity(ctx context.Context) (int64, error) {
-	cols, err := s.columns(ctx)
-	if err != nil {
-		return 0, s.wrap("reading the data column's size", err)
-	}
-	if len(cols) == 0 {
-		return 0, fmt.Errorf("sessionkit/mysql: commit on %s: %w", s.table.quoted, ErrTableMissing)
-	}
-	data, ok := cols["data"]
-	if !ok || !data.octetLen.Valid || data.octetLen.Int64 <= 0 {
-		return 0, fmt.Errorf("sessionkit/mysql: commit on %s: no data column of known size (run CheckSchema)", s.table.quoted)
-	}
-	return data.octetLen.Int64, nil
-}
-
-// isNoSuchTable reports whether err is the server's "table doesn't exist".
-func isNoSuchTable(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1146
 }

@@ -15,7 +15,7 @@ func TestCheckSchemaRefusesUnusableTables(t *testing.T) {
 	for _, tc := range []struct {
 		name, ddl, want string
 	}{
-		{"missing table", "", "CREATE TABLE IF NOT EXISTS `sessions`"},
+		{"missing table", "", "session table `sessions` does not exist"},
 		{"missing column", "CREATE TABLE sessions (token CHAR(43) PRIMARY KEY, data BLOB NOT NULL)", "no expiry column"},
 		{"short token", "CREATE TABLE sessions (token CHAR(32) PRIMARY KEY, data BLOB NOT NULL, expiry DATETIME(6) NOT NULL)", "CHAR(32), too short"},
 		{"padded binary token", "CREATE TABLE sessions (token BINARY(64) PRIMARY KEY, data BLOB NOT NULL, expiry DATETIME(6) NOT NULL)", "fixed-width BINARY pads"},
@@ -33,8 +33,14 @@ func TestCheckSchemaRefusesUnusableTables(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("CheckSchema = %v; want an error containing %q", err, tc.want)
 			}
-			if tc.name == "missing table" && !errors.Is(err, ErrTableMissing) {
-				t.Fatalf("CheckSchema = %v; want ErrTableMissing", err)
+			if tc.name == "missing table" {
+				var missing *TableMissingError
+				if !errors.Is(err, ErrTableMissing) || !errors.As(err, &missing) {
+					t.Fatalf("CheckSchema = %v; want a *TableMissingError matching ErrTableMissing", err)
+				}
+				if missing.CreateStatement != s.CreateTableStatement() {
+					t.Fatalf("TableMissingError.CreateStatement = %q; want %q", missing.CreateStatement, s.CreateTableStatement())
+				}
 			}
 		})
 	}
@@ -62,7 +68,9 @@ func TestCheckSchemaWarnings(t *testing.T) {
 			t.Parallel()
 			db := newDB(t, tc.ddl, tc.opts...)
 			logger, logs := newLogger()
-			s, err := NewWithConfig(db, Config{DisableCleanup: true, Logger: logger})
+			cfg := noCleanup()
+			cfg.Logger = logger
+			s, err := NewWithConfig(db, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -78,9 +78,9 @@ func TestCommitSeesWidenedColumn(t *testing.T) {
 	if _, err := db.Exec("ALTER TABLE sessions MODIFY data MEDIUMBLOB NOT NULL"); err != nil {
 		t.Fatal(err)
 	}
-	s.capMu.Lock()
-	s.capChecked = time.Now().Add(-2 * capacityRecheck) // as if a minute had passed
-	s.capMu.Unlock()
+	s.capacity.mu.Lock()
+	s.capacity.read = time.Now().Add(-2 * capacityRecheck) // as if a minute had passed
+	s.capacity.mu.Unlock()
 	if err := s.Commit(tokenA, big, time.Now().Add(time.Hour)); err != nil {
 		t.Fatalf("Commit after widening the column: %v", err)
 	}

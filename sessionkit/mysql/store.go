@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,7 +14,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 )
 
-// Default settings, used where Config leaves a field at its zero value.
+// Defaults of New and DefaultConfig.
 const (
 	DefaultTable            = "sessions"
 	DefaultCleanupInterval  = 5 * time.Minute
@@ -21,51 +22,53 @@ const (
 	DefaultMaxInflight      = 4
 )
 
-// ErrTooLarge is returned by Commit when the session data is longer than the
-// table's data column can hold. Nothing is written: the session keeps the
-// data it had.
-var ErrTooLarge = errors.New("sessionkit/mysql: session data too large for the data column")
-
-// ErrTableMissing is returned by CheckSchema, and wrapped by the other methods
-// where the server says so, when the session table does not exist.
-var ErrTableMissing = errors.New("sessionkit/mysql: session table does not exist")
-
-// Config configures a Store made with NewWithConfig. The zero value is valid
-// and means the defaults of New.
+// Config configures a Store made with NewWithConfig. Start from
+// DefaultConfig, which holds New's settings. Zero means "off" wherever a
+// setting can be off (CleanupInterval, QueryTimeout, MaxInflight); sizes
+// must be positive; a negative value is an error.
 type Config struct {
 	// Table is the session table, "name" or "db.name", of letters, digits,
-	// '_' and '$' (DefaultTable if empty). It is always quoted with backticks.
+	// '_' and '$'. It is always quoted with backticks.
 	Table string
 
-	// CleanupInterval is how often expired sessions are deleted
-	// (DefaultCleanupInterval if zero). It must not be negative.
+	// CleanupInterval is how often expired sessions are deleted in the
+	// background; zero turns the background cleanup off, for example where
+	// a scheduled job calls DeleteExpired instead.
 	CleanupInterval time.Duration
 
-	// DisableCleanup turns the background cleanup off, for example where a
-	// scheduled job calls DeleteExpired instead.
-	DisableCleanup bool
-
-	// CleanupBatchSize is how many rows one cleanup statement deletes at most
-	// (DefaultCleanupBatchSize if zero). It must not be negative.
+	// CleanupBatchSize is how many rows one cleanup statement deletes at
+	// most.
 	CleanupBatchSize int
 
-	// QueryTimeout, when positive, bounds every query the store makes, on top
-	// of the deadline of the context passed in, so that a stuck database
-	// cannot hold a request forever.
+	// QueryTimeout, when positive, bounds every operation from the moment
+	// it is called, queued or running, on top of the deadline of the
+	// context passed in, so that a stuck database cannot hold a request
+	// forever. Zero leaves the bound to the caller's context.
 	QueryTimeout time.Duration
 
 	// MaxInflight is how many Find statements, and separately how many
-	// Commit statements, the store runs at once; calls that arrive while
-	// that many are running are batched: the next statement to finish takes
-	// all of them (up to 64) into one SELECT ... IN or one multi-row upsert.
-	// A call on an idle store runs at once, alone. Zero means
-	// DefaultMaxInflight; a negative value turns batching off, so that every
-	// call has a statement of its own.
+	// Commit statements, hold a slot at once; calls that arrive while every
+	// slot is taken are batched: the next statement to start takes up to 64
+	// of them into one SELECT ... IN or one multi-row upsert. A statement
+	// that runs longer than 50ms gives its slot up. Zero turns batching off,
+	// so that every call has a statement of its own.
 	MaxInflight int
 
 	// Logger receives cleanup errors and schema warnings (slog.Default() if
 	// nil).
 	Logger *slog.Logger
+}
+
+// DefaultConfig returns the configuration of New: the table "sessions",
+// cleanup every 5 minutes in batches of 1000 rows, batching with 4
+// statements of each kind in flight, and no QueryTimeout.
+func DefaultConfig() Config {
+	return Config{
+		Table:            DefaultTable,
+		CleanupInterval:  DefaultCleanupInterval,
+		CleanupBatchSize: DefaultCleanupBatchSize,
+		MaxInflight:      DefaultMaxInflight,
+	}
 }
 
 // Store is a session store backed by a MySQL or MariaDB table. It implements
@@ -77,13 +80,18 @@ type Store struct {
 	cfg    Config
 	logger *slog.Logger
 
-	q                      queries // every statement on the table
-	find, commit, del, all lazyStmt
-	reads, writes          *batcher // nil when batching is off
+	q             queries // every statement on the table
+	dialect       atomic.Int32
+	find, all     lazyStmt
+	del           lazyStmt
+	reads, writes *batcher
+	splits        atomic.Int64 // write batches split to isolate a failing row
 
-	capacity   atomic.Int64 // bytes the data column holds; 0 until read
-	capMu      sync.Mutex   // guards capChecked; never held during a query
-	capChecked time.Time    // when the capacity was last read
+	capacity capacity // of the data column
+
+	closing   context.Context // ends when Close is called
+	close     context.CancelFunc
+	closeOnce sync.Once
 
 	cleanup cleanup
 }
@@ -96,21 +104,21 @@ var (
 )
 
 // New returns a Store on the table "sessions" that deletes expired sessions
-// every 5 minutes. It does not touch the database: a server that is down
-// when New runs is only noticed by the first operation.
+// every 5 minutes: NewWithConfig with DefaultConfig. It does not touch the
+// database: a server that is down when New runs is only noticed by the
+// first operation.
 func New(db *sql.DB) *Store {
-	return NewWithCleanupInterval(db, DefaultCleanupInterval)
+	s, _ := NewWithConfig(db, DefaultConfig()) // cannot fail: the defaults are valid
+	return s
 }
 
-// NewWithCleanupInterval returns a Store on the table "sessions" that deletes
-// expired sessions every cleanupInterval; zero (or a negative interval)
-// disables the background cleanup.
+// NewWithCleanupInterval returns a Store with New's settings that deletes
+// expired sessions every cleanupInterval; zero disables the background
+// cleanup (and so does a negative interval, as in scs's mysqlstore).
 func NewWithCleanupInterval(db *sql.DB, cleanupInterval time.Duration) *Store {
-	cfg := Config{CleanupInterval: cleanupInterval}
-	if cleanupInterval <= 0 {
-		cfg = Config{DisableCleanup: true}
-	}
-	s, _ := NewWithConfig(db, cfg) // cannot fail: the table name is the default
+	cfg := DefaultConfig()
+	cfg.CleanupInterval = max(cleanupInterval, 0)
+	s, _ := NewWithConfig(db, cfg)
 	return s
 }
 
@@ -120,45 +128,66 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sessionkit/mysql: NewWithConfig: db is nil")
 	}
-	if cfg.Table == "" {
-		cfg.Table = DefaultTable
-	}
 	table, err := parseTableName(cfg.Table)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.CleanupInterval < 0 {
-		return nil, fmt.Errorf("sessionkit/mysql: CleanupInterval %v: must not be negative (set DisableCleanup to turn cleanup off)", cfg.CleanupInterval)
+	var problems []error
+	for _, f := range []struct {
+		name     string
+		negative bool
+	}{
+		{"CleanupInterval", cfg.CleanupInterval < 0},
+		{"QueryTimeout", cfg.QueryTimeout < 0},
+		{"MaxInflight", cfg.MaxInflight < 0},
+	} {
+		if f.negative {
+			problems = append(problems, fmt.Errorf("%s must not be negative (zero turns it off)", f.name))
+		}
 	}
-	if cfg.CleanupInterval == 0 {
-		cfg.CleanupInterval = DefaultCleanupInterval
+	if cfg.CleanupBatchSize < 1 {
+		problems = append(problems, fmt.Errorf("CleanupBatchSize %d: must be at least 1 (DefaultConfig has %d)", cfg.CleanupBatchSize, DefaultCleanupBatchSize))
 	}
-	if cfg.CleanupBatchSize < 0 {
-		return nil, fmt.Errorf("sessionkit/mysql: CleanupBatchSize %d: must not be negative", cfg.CleanupBatchSize)
-	}
-	if cfg.CleanupBatchSize == 0 {
-		cfg.CleanupBatchSize = DefaultCleanupBatchSize
-	}
-	if cfg.QueryTimeout < 0 {
-		return nil, fmt.Errorf("sessionkit/mysql: QueryTimeout %v: must not be negative", cfg.QueryTimeout)
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("sessionkit/mysql: NewWithConfig: %w", errors.Join(problems...))
 	}
 	s := &Store{db: db, table: table, cfg: cfg, logger: cfg.Logger}
+	s.closing, s.close = context.WithCancel(context.Background())
 	s.q = newQueries(table, cfg.CleanupBatchSize)
-	s.find.query, s.commit.query, s.del.query, s.all.query = s.q.find, s.q.commit, s.q.delete, s.q.all
-	if cfg.MaxInflight == 0 {
-		cfg.MaxInflight = DefaultMaxInflight
+	s.find, s.all = fixedStmt(s.q.find), fixedStmt(s.q.all)
+	s.del.build = s.q.delete
+	inflight, rows := cfg.MaxInflight, batchMaxRows
+	if inflight == 0 { // unbatched: a statement for every call, at once
+		inflight, rows = math.MaxInt, 1
 	}
-	if cfg.MaxInflight > 0 {
-		s.reads = newBatcher(cfg.MaxInflight, s.q.findMany, s.readBatch,
-			func(err error) error { return s.wrap("find", err) })
-		s.writes = newBatcher(cfg.MaxInflight, s.q.upsert, s.writeBatch,
-			func(err error) error { return s.wrap("commit", err) })
-	}
-	s.cfg = cfg
-	if !cfg.DisableCleanup {
+	s.reads = newBatcher(inflight, rows, func(n int, _ dialect) string { return s.q.findMany(n) }, s.runReads,
+		func(err error) error { return s.wrap("find", err) })
+	s.reads.inline = true
+	s.writes = newBatcher(inflight, rows, s.q.upsert, s.runWrites,
+		func(err error) error { return s.wrap("commit", err) })
+	s.writes.fence = true
+	if cfg.CleanupInterval > 0 {
 		s.startCleanup(cfg.CleanupInterval)
 	}
 	return s, nil
+}
+
+// Close stops the background cleanup, fails calls still queued with
+// ErrClosed, waits for the store's goroutines to end (a statement still
+// running is cancelled), and closes the store's prepared statements. It
+// leaves the *sql.DB open. Every later operation returns an error matching
+// ErrClosed. Close is idempotent and safe from any goroutine.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.StopCleanup()
+		s.close()
+		s.reads.close()
+		s.writes.close()
+		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del} {
+			l.close()
+		}
+	})
+	return nil
 }
 
 // Table returns the quoted name of the session table, as the store uses it
@@ -172,7 +201,7 @@ func (s *Store) log() *slog.Logger {
 	return slog.Default()
 }
 
-// queryContext bounds ctx by the configured QueryTimeout.
+// queryContext bounds ctx by the configured QueryTimeout, from now.
 // A context whose deadline comes sooner is used as it is: a timer costs
 // allocations on every query.
 func (s *Store) queryContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -193,32 +222,13 @@ func (s *Store) Find(token string) ([]byte, bool, error) {
 // false, with a nil error, when there is no such session or it has expired;
 // err is for system errors only.
 func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool, err error) {
-	if s.reads != nil {
-		o := &op{token: token}
-		if err := s.reads.do(ctx, o); err != nil {
-			return nil, false, err
-		}
-		return o.data, o.found, nil
-	}
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
-	return s.findOne(ctx, token)
-}
-
-// findOne runs the single-token Find statement.
-func (s *Store) findOne(ctx context.Context, token string) (b []byte, found bool, err error) {
-	stmt, err := s.find.get(ctx, s.db)
-	if err != nil {
-		return nil, false, s.wrap("find", err)
+	o := &op{kind: opFind, ctx: ctx, token: token}
+	if err := s.reads.do(o); err != nil {
+		return nil, false, err
 	}
-	err = stmt.QueryRowContext(ctx, token, token).Scan(&b)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, s.wrap("find", err)
-	}
-	return b, true, nil
+	return o.data, o.found, nil
 }
 
 // Commit stores the session; see CommitCtx.
@@ -238,10 +248,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 	if b == nil {
 		b = []byte{} // the column is NOT NULL
 	}
-	if s.writes != nil {
-		return s.writes.do(ctx, &op{token: token, data: b, expiry: formatExpiry(expiry)})
-	}
-	return s.write(ctx, &s.commit, token, b, formatExpiry(expiry))
+	return s.writes.do(&op{kind: opCommit, ctx: ctx, token: token, data: b, expiry: formatExpiry(expiry)})
 }
 
 // Delete removes the session; see DeleteCtx.
@@ -250,18 +257,13 @@ func (s *Store) Delete(token string) error {
 }
 
 // DeleteCtx removes the session with exactly this token. Deleting a token
-// that does not exist is not an error.
+// that does not exist is not an error. It runs after every earlier Commit
+// of the token made through this store has ended, so that none of them can
+// bring the session back.
 func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
-	stmt, err := s.del.get(ctx, s.db)
-	if err != nil {
-		return s.wrap("delete", err)
-	}
-	if _, err := stmt.ExecContext(ctx, token, token); err != nil {
-		return s.wrap("delete", err)
-	}
-	return nil
+	return s.writes.do(&op{kind: opDelete, ctx: ctx, token: token})
 }
 
 // All returns every unexpired session; see AllCtx.
@@ -274,7 +276,7 @@ func (s *Store) All() (map[string][]byte, error) {
 func (s *Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
-	stmt, err := s.all.get(ctx, s.db)
+	stmt, err := s.prepare(ctx, &s.all)
 	if err != nil {
 		return nil, s.wrap("all", err)
 	}
@@ -303,39 +305,4 @@ func (s *Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
 // setting cannot shift it.
 func formatExpiry(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05.000000")
-}
-
-// wrap adds the operation and table to err, keeping context errors and the
-// driver's errors reachable with errors.Is and errors.As.
-func (s *Store) wrap(op string, err error) error {
-	if isNoSuchTable(err) {
-		return fmt.Errorf("sessionkit/mysql: %s on %s: %w: %w", op, s.table.quoted, ErrTableMissing, err)
-	}
-	return fmt.Errorf("sessionkit/mysql: %s on %s: %w", op, s.table.quoted, err)
-}
-
-// lazyStmt is a statement prepared on first use and then reused, which makes
-// each operation one round trip (database/sql prepares it once on each
-// connection it runs on). A failed prepare, say while the server is down, is
-// tried again on the next use. No lock is held while preparing, so a caller
-// whose prepare hangs on a dead server holds up no other caller: callers
-// that race on first use each prepare, and all but one close theirs.
-type lazyStmt struct {
-	query string
-	stmt  atomic.Pointer[sql.Stmt]
-}
-
-func (l *lazyStmt) get(ctx context.Context, db *sql.DB) (*sql.Stmt, error) {
-	if st := l.stmt.Load(); st != nil {
-		return st, nil
-	}
-	st, err := db.PrepareContext(ctx, l.query)
-	if err != nil {
-		return nil, err
-	}
-	if !l.stmt.CompareAndSwap(nil, st) {
-		st.Close()
-		return l.stmt.Load(), nil
-	}
-	return st, nil
 }

@@ -18,7 +18,7 @@ func TestTableNames(t *testing.T) {
 		strings.Repeat("a", 64): "`" + strings.Repeat("a", 64) + "`",
 	}
 	for name, quoted := range valid {
-		s, err := NewWithConfig(db, Config{Table: name, DisableCleanup: true})
+		s, err := NewWithConfig(db, tableConfig(name))
 		if err != nil {
 			t.Errorf("NewWithConfig(Table: %q): %v", name, err)
 			continue
@@ -31,7 +31,7 @@ func TestTableNames(t *testing.T) {
 		"sessions; DROP TABLE x", "`sessions`", "sess`ions", " ", "a b", "a.b.c", ".sessions", "db.",
 		strings.Repeat("a", 65), "db." + strings.Repeat("a", 65), "sessións", "sessions--", "a/b",
 	} {
-		if _, err := NewWithConfig(db, Config{Table: name, DisableCleanup: true}); err == nil || !strings.Contains(err.Error(), "table name") {
+		if _, err := NewWithConfig(db, tableConfig(name)); err == nil || !strings.Contains(err.Error(), "table name") {
 			t.Errorf("NewWithConfig(Table: %q) = %v; want an error about the table name", name, err)
 		}
 	}
@@ -47,7 +47,7 @@ func TestTableNamesAreQuoted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"order", dbName + ".select"} {
-		s, err := NewWithConfig(db, Config{Table: name, DisableCleanup: true})
+		s, err := NewWithConfig(db, tableConfig(name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,16 +74,19 @@ func TestTableNamesAreQuoted(t *testing.T) {
 func TestNewWithConfigRejectsBadValues(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, nil)
-	for _, cfg := range []Config{
-		{CleanupInterval: -time.Second},
-		{CleanupBatchSize: -1},
-		{QueryTimeout: -time.Second},
+	for name, set := range map[string]func(*Config){
+		"CleanupInterval":  func(c *Config) { c.CleanupInterval = -time.Second },
+		"CleanupBatchSize": func(c *Config) { c.CleanupBatchSize = 0 },
+		"QueryTimeout":     func(c *Config) { c.QueryTimeout = -time.Second },
+		"MaxInflight":      func(c *Config) { c.MaxInflight = -1 },
 	} {
-		if _, err := NewWithConfig(db, cfg); err == nil {
-			t.Errorf("NewWithConfig(%+v) accepted a negative value", cfg)
+		cfg := DefaultConfig()
+		set(&cfg)
+		if _, err := NewWithConfig(db, cfg); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("NewWithConfig with a bad %s = %v; want an error naming it", name, err)
 		}
 	}
-	if _, err := NewWithConfig(nil, Config{}); err == nil {
+	if _, err := NewWithConfig(nil, DefaultConfig()); err == nil {
 		t.Error("NewWithConfig(nil db) accepted")
 	}
 }

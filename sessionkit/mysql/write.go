@@ -1,0 +1,217 @@
+package mysql
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// deadlockRetries bounds how often a write is sent again after the server
+// rolled it back to break a deadlock or, on a cluster, after a
+// certification conflict (an upsert or a delete is safe to repeat).
+const deadlockRetries = 3
+
+// linger is how long a write statement runs on after its callers have gone:
+// on MariaDB the server ends it within writeLockBound, so waiting a little
+// longer tells the store how it ended, and a later write of the same
+// session is not sent before it has. Elsewhere the server gives no such
+// bound and the statement is cancelled as soon as its callers have gone.
+func (s *Store) linger() time.Duration {
+	if dialect(s.dialect.Load()) == dialectMariaDB {
+		return writeLockBound + 250*time.Millisecond
+	}
+	return 0
+}
+
+// runWrites runs a batch of Commits, or one Delete. Calls whose callers have
+// already gone are dropped.
+func (s *Store) runWrites(batch []*op) {
+	live := make([]*op, 0, len(batch))
+	for _, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			o.err = s.wrap("commit", err)
+			continue
+		}
+		live = append(live, o)
+	}
+	switch {
+	case len(live) == 0:
+	case live[0].kind == opDelete:
+		s.deleteOne(live[0])
+	default:
+		s.commitRows(rowsOf(live))
+	}
+}
+
+// row is one session of a write batch: the commits of its token, of which
+// the last queued is written.
+type row struct {
+	ops []*op
+}
+
+func (r row) last() *op { return r.ops[len(r.ops)-1] }
+
+// rowsOf groups commits by token, in token order, so that two batches lock
+// rows in the same order.
+func rowsOf(batch []*op) []row {
+	index := make(map[string]int, len(batch))
+	var rows []row
+	for _, o := range batch {
+		i, seen := index[o.token]
+		if !seen {
+			i = len(rows)
+			index[o.token] = i
+			rows = append(rows, row{})
+		}
+		rows[i].ops = append(rows[i].ops, o)
+	}
+	slices.SortFunc(rows, func(a, b row) int { return strings.Compare(a.last().token, b.last().token) })
+	return rows
+}
+
+func opsOf(rows []row) []*op {
+	var ops []*op
+	for _, r := range rows {
+		ops = append(ops, r.ops...)
+	}
+	return ops
+}
+
+// commitRows upserts rows with one statement. A statement the server
+// refuses is split in halves, down to single sessions, so that a row it
+// refuses (data over a narrowed column, a certification conflict, a row
+// locked elsewhere) fails only the calls of that session.
+func (s *Store) commitRows(rows []row) {
+	n := len(rows)
+	if n == 0 {
+		return
+	}
+	size := sizeFor(n)
+	if n > 1 && paddedBytes(rows, batchSizes[size]) > batchMaxBytes {
+		// Padding would send more than the byte cap: two statements, the
+		// first of a size that needs none.
+		k := batchSizes[size-1]
+		s.commitRows(rows[:k])
+		s.commitRows(rows[k:])
+		return
+	}
+	ops := opsOf(rows)
+	ctx, cancel := s.batchContext(ops, s.linger())
+	defer cancel()
+	err := s.upsert(ctx, rows)
+	if err == nil {
+		return
+	}
+	if n > 1 && serverError(err) != 0 {
+		s.splits.Add(1)
+		s.commitRows(s.liveRows(rows[:n/2]))
+		s.commitRows(s.liveRows(rows[n/2:]))
+		return
+	}
+	if serverError(err) == erDataTooLong && n == 1 {
+		o := rows[0].last()
+		err = s.refusedAsTooLarge(o.ctx, len(o.data), err)
+	} else {
+		err = s.wrap("commit", err)
+	}
+	for _, o := range ops {
+		o.err = err
+	}
+}
+
+// liveRows keeps the rows with a caller still waiting; the others' calls get
+// their context's error.
+func (s *Store) liveRows(rows []row) []row {
+	var live []row
+	for _, r := range rows {
+		var ops []*op
+		for _, o := range r.ops {
+			if err := o.ctx.Err(); err != nil {
+				o.err = s.wrap("commit", err)
+				continue
+			}
+			ops = append(ops, o)
+		}
+		if len(ops) > 0 {
+			live = append(live, row{ops: ops})
+		}
+	}
+	return live
+}
+
+// paddedBytes is how much data a statement of size rows sends for rows,
+// padded with the smallest of them.
+func paddedBytes(rows []row, size int) int {
+	total, least := 0, len(rows[0].last().data)
+	for _, r := range rows {
+		total += len(r.last().data)
+		least = min(least, len(r.last().data))
+	}
+	return total + (size-len(rows))*least
+}
+
+// upsert writes rows with one statement, padded to a prepared size with the
+// smallest row (writing a row twice changes nothing). It sends it again
+// after a deadlock, and, for a single session, after a lock wait that ran
+// out of time, while a caller waits.
+func (s *Store) upsert(ctx context.Context, rows []row) error {
+	size := sizeFor(len(rows))
+	pad := rows[0].last()
+	for _, r := range rows {
+		if len(r.last().data) < len(pad.data) {
+			pad = r.last()
+		}
+	}
+	args := make([]any, 0, 3*batchSizes[size])
+	for i := 0; i < batchSizes[size]; i++ {
+		o := pad
+		if i < len(rows) {
+			o = rows[i].last()
+		}
+		args = append(args, o.token, o.data, o.expiry)
+	}
+	stmt, err := s.prepare(ctx, &s.writes.stmts[size])
+	if err != nil {
+		return err
+	}
+	return s.retry(ctx, len(rows) == 1, func() error {
+		_, err := stmt.ExecContext(ctx, args...)
+		return err
+	})
+}
+
+// retry runs exec again after a deadlock (a few times), and after a lock
+// wait that ran out of time when single (a statement of several sessions is
+// split instead, to find the locked one), as long as ctx lasts.
+func (s *Store) retry(ctx context.Context, single bool, exec func() error) error {
+	for deadlocks := 0; ; {
+		err := exec()
+		if err == nil || !isRetryable(err) || ctx.Err() != nil {
+			return err
+		}
+		if serverError(err) == erLockDeadlock {
+			if deadlocks++; deadlocks > deadlockRetries {
+				return err
+			}
+		} else if !single {
+			return err
+		}
+	}
+}
+
+// deleteOne runs a Delete.
+func (s *Store) deleteOne(o *op) {
+	ctx, cancel := s.batchContext([]*op{o}, s.linger())
+	defer cancel()
+	stmt, err := s.prepare(ctx, &s.del)
+	if err == nil {
+		err = s.retry(ctx, true, func() error {
+			_, err := stmt.ExecContext(ctx, o.token, o.token)
+			return err
+		})
+	}
+	if err != nil {
+		o.err = s.wrap("delete", err)
+	}
+}
