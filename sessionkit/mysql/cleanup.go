@@ -24,7 +24,6 @@ type Stats struct {
 	// were split to find the session it refused.
 	SplitBatches int64
 
-
 	// Passes is the number of cleanup passes that ran to the end or to an
 	// error.
 	Passes int64

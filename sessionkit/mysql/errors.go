@@ -40,13 +40,13 @@ func (e *TableMissingError) Is(target error) bool { return target == ErrTableMis
 
 // Server error numbers the store acts on.
 const (
-	erDataTooLong     = 1406 // ER_DATA_TOO_LONG: data over the column's capacity (strict mode)
-	erLockWaitTimeout = 1205 // ER_LOCK_WAIT_TIMEOUT: gave up waiting for a row lock
-	erLockDeadlock    = 1213 // ER_LOCK_DEADLOCK: rolled back to break a deadlock, or a cluster certification conflict
-	erNoSuchTable     = 1146 // ER_NO_SUCH_TABLE
+	erDataTooLong      = 1406 // ER_DATA_TOO_LONG: data over the column's capacity (strict mode)
+	erLockWaitTimeout  = 1205 // ER_LOCK_WAIT_TIMEOUT: gave up waiting for a row lock
+	erLockDeadlock     = 1213 // ER_LOCK_DEADLOCK: rolled back to break a deadlock, or a cluster certification conflict
+	erNoSuchTable      = 1146 // ER_NO_SUCH_TABLE
 	erStatementTimeout = 1969 // ER_STATEMENT_TIMEOUT (MariaDB): max_statement_time exceeded
-	erParse           = 1064 // ER_PARSE_ERROR: the server does not know a statement form
-	erUnknownVariable = 1193 // ER_UNKNOWN_SYSTEM_VARIABLE
+	erParse            = 1064 // ER_PARSE_ERROR: the server does not know a statement form
+	erUnknownVariable  = 1193 // ER_UNKNOWN_SYSTEM_VARIABLE
 )
 
 // serverError returns the server's error number, or 0 when err did not come

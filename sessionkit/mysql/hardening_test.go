@@ -330,7 +330,7 @@ func TestCallerLeavesWhileItsBatchRuns(t *testing.T) {
 
 // TestOneRefusedRowFailsOnlyItsCall narrows the data column so that one
 // session of a batch is refused: only that call fails, with ErrTooLarge, in
-// strict mode and under sql_mode=''.
+// strict mode and under sql_mode=”.
 func TestOneRefusedRowFailsOnlyItsCall(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{"strict", "sql_mode=''"} {
