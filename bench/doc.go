@@ -20,7 +20,7 @@
 //     its CreateTable makes (ascii_bin token, MEDIUMBLOB, DATETIME(6)), which
 //     is what a new user gets;
 //   - "sessionkit-unbatched": this project's store on the scs table with
-//     batching off (MaxInflight: -1), every call a statement of its own, to
+//     batching off (MaxInflight: 0), every call a statement of its own, to
 //     show what one round trip per call gives without batching.
 //
 // Each store's background cleanup is off. Find reads a random existing

@@ -21,7 +21,7 @@ const (
 	// SessionkitRecommended is sessionkit's store on its recommended table.
 	SessionkitRecommended = "sessionkit-rec"
 	// SessionkitUnbatched is sessionkit's store on the same table as SCS with
-	// batching off (MaxInflight: -1): every call its own statement, so that
+	// batching off (MaxInflight: 0): every call its own statement, so that
 	// the gain of one round trip per call shows on its own.
 	SessionkitUnbatched = "sessionkit-unbatched"
 )
@@ -73,7 +73,9 @@ func (t *Target) setUp(ctx context.Context, sessions Sessions) error {
 		case Sessionkit:
 			t.Store = sessionkit.NewWithCleanupInterval(t.DB, 0)
 		default:
-			s, err := sessionkit.NewWithConfig(t.DB, sessionkit.Config{DisableCleanup: true, MaxInflight: -1})
+			cfg := sessionkit.DefaultConfig()
+			cfg.CleanupInterval, cfg.MaxInflight = 0, 0
+			s, err := sessionkit.NewWithConfig(t.DB, cfg)
 			if err != nil {
 				return err
 			}

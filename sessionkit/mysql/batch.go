@@ -256,6 +256,11 @@ func (b *batcher) execute(batch []*op) (held bool) {
 	defer b.mu.Unlock()
 	held, released = !released, true
 	for _, o := range batch {
+		if o.err != nil && isContextError(o.err) && o.ctx.Err() != nil {
+			// The statement was cancelled because its callers had gone:
+			// tell each why its own call ended.
+			o.err = b.wrap(o.ctx.Err())
+		}
 		if b.fence {
 			if b.running[o.token]--; b.running[o.token] == 0 {
 				delete(b.running, o.token)

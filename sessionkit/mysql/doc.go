@@ -63,36 +63,95 @@
 // Commit refuses data longer than the data column holds with an error that
 // matches ErrTooLarge, before anything is written, whatever the sql_mode: the
 // stored session stays as it was. The store reads the column's capacity from
-// information_schema on first use and again, at most once a minute, when data
-// would not fit, so that a column widened while the application runs is seen.
+// information_schema on first use and again after a minute, and its writes
+// run in strict mode (SET STATEMENT on MariaDB, a SET_VAR hint on MySQL 8),
+// so that a column narrowed while the application runs makes the server
+// refuse the row (also with an empty sql_mode), which the store answers with
+// ErrTooLarge and a fresh read of the capacity.
 //
 // # Round trips and batching
 //
 // Find, Commit and Delete each make one round trip: their statements are
-// prepared once per connection and reused. On top of that, a store runs at
-// most MaxInflight (4 unless configured) Find statements, and as many Commit
-// statements, at once. Calls that arrive while they all run wait, and the
-// next statement to finish takes every waiting call of its kind (up to 64)
-// into one statement: Finds into one SELECT ... WHERE token IN (...), Commits
-// into one multi-row INSERT ... ON DUPLICATE KEY UPDATE, one transaction for
-// all of them. Under load the server runs far fewer statements and
-// transactions; on an idle store a call runs at once and alone, under its
-// own context, exactly as without batching. Of two Commits of one token in a
-// batch the later wins, as it would one after the other. A call whose
-// context ends while it waits is withdrawn; one whose batch is already
-// running returns the context's error while the batch completes, as a
-// cancelled statement that reached the server may. MaxInflight < 0 gives
-// every call a statement of its own.
+// prepared once per connection and reused. On top of that, at most
+// MaxInflight (4 in DefaultConfig) Find statements, and as many Commit
+// statements, hold a slot at once. Calls that arrive while every slot is
+// taken wait, and the next statement to start takes every waiting call of
+// its kind (up to 64 sessions and 1 MiB of data) into one statement: Finds
+// into one SELECT ... WHERE token IN (...), Commits into one multi-row
+// INSERT ... ON DUPLICATE KEY UPDATE, one transaction for all of them. Under
+// load the server runs far fewer statements and transactions; on an idle
+// store a call runs at once. Of two Commits of one token in a batch the
+// later wins, as it would one after the other. Statements come in sizes of
+// powers of two, padded with the batch's smallest session, and one that
+// padding would take over 1 MiB is sent as two. MaxInflight 0 gives every
+// call a statement of its own.
+//
+// One slow session never holds up the others:
+//
+//   - A statement that runs longer than 50ms (a row locked by another
+//     transaction, a stalled server) gives its slot up, so that other
+//     statements start.
+//   - Writes are fenced by session: a Commit or Delete never starts while an
+//     earlier write of the same token is running; it waits, without a slot,
+//     and does not join a batch with other sessions.
+//   - Every call waits at most until its own context ends, bounded by
+//     QueryTimeout from the moment it was called, whether it is queued or
+//     its statement is running; a queued call whose context ends is
+//     withdrawn and never written.
+//   - A statement of several sessions that the server refuses (one row over
+//     a narrowed column, a lock wait, a cluster certification conflict) is
+//     split in halves down to single sessions, so that only the calls of the
+//     session it refuses fail.
+//
+// # Order of writes
+//
+// Writes of one session made through one Store are applied in the order in
+// which they were called, whatever their callers' deadlines: a Delete (a
+// logout) is never undone by an earlier Commit of the same session, even one
+// that had already failed for its caller. A write statement is not
+// abandoned when its callers have gone: on MariaDB every write carries a
+// server-side bound (max_statement_time, one second) that ends a lock wait,
+// and the store waits for the server's answer before it sends the next write
+// of that session. So a Commit that returned a context error may still have
+// been applied, at most about a second later, but never after a later write
+// of the same session.
+//
+// Across stores (replicas of a service), the server orders writes of one
+// row by its row lock; what holds there is the same bound: on MariaDB a
+// write is applied within a second of its last caller giving up, or not at
+// all. MySQL has no per-statement bound for writes (its max_execution_time
+// covers SELECT only), so there the statement is cancelled as soon as its
+// callers have gone, and a write waiting for a row lock may still be applied
+// until innodb_lock_wait_timeout (50 seconds by default; sessionkit sets it
+// to SESSION_DB_QUERY_TIMEOUT on its own pool); set it low on a pool you
+// bring. Servers or proxies that refuse both SET STATEMENT and optimizer
+// hints get plain statements, with the same caveat.
+//
+// # Zero values
+//
+// DefaultConfig holds New's settings. In Config, zero means "off" wherever a
+// setting can be off: CleanupInterval (no background cleanup), QueryTimeout
+// (no bound beyond the caller's context) and MaxInflight (no batching);
+// CleanupBatchSize must be at least 1; negative values are errors.
+// NewWithCleanupInterval, like scs's mysqlstore, disables cleanup for zero
+// and also for a negative interval.
+//
+// # Closing
+//
+// Close stops the cleanup, fails calls still queued with ErrClosed, cancels
+// and waits for the statements still running, and closes the prepared
+// statements; the *sql.DB stays open. StopCleanup stops only the cleanup, as
+// scs's mysqlstore does.
 //
 // # Cleanup
 //
 // A background goroutine deletes expired sessions every CleanupInterval
-// (5 minutes unless configured), starting after a random delay within the
+// (5 minutes in DefaultConfig), starting after a random delay within the
 // interval so that replicas started together spread out. Each pass takes the
 // server's named lock GET_LOCK('sessionkit:<db>.<table>', 0); when another
 // replica holds it the pass is skipped, and where the server refuses named
 // locks (some clusters and proxies do) the pass runs anyway. A pass deletes
 // at most CleanupBatchSize rows per statement, oldest first, until none are
 // left, so no statement holds locks for long. Errors are logged with log/slog
-// and the loop goes on. StopCleanup stops it and waits for it.
+// and the loop goes on. StopCleanup and Close stop it and wait for it.
 package mysql

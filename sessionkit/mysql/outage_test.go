@@ -91,6 +91,7 @@ func TestHungServerHoldsUpNoOtherCaller(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var conns []net.Conn
+	accepted := make(chan struct{}, 1)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -100,6 +101,10 @@ func TestHungServerHoldsUpNoOtherCaller(t *testing.T) {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
 		}
 	}()
 	cfg := mysql.NewConfig()
@@ -111,7 +116,12 @@ func TestHungServerHoldsUpNoOtherCaller(t *testing.T) {
 	s := NewWithCleanupInterval(db, 0)
 	hung := make(chan error, 1)
 	go func() { _, _, err := s.Find(tokenA); hung <- err }()
-	time.Sleep(200 * time.Millisecond) // let it start its prepare
+	// Once the server has its connection, the Find is in its prepare.
+	select {
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Find did not connect to the server")
+	}
 
 	for name, op := range map[string]func(context.Context) error{
 		"FindCtx": func(ctx context.Context) error { _, _, err := s.FindCtx(ctx, tokenA); return err },
@@ -147,4 +157,70 @@ func TestHungServerHoldsUpNoOtherCaller(t *testing.T) {
 		t.Error("the hung Find did not return after its connection closed")
 	}
 	db.Close()
+}
+
+// TestStalledServerBoundsEveryCall stops the server process (SIGSTOP: it
+// keeps its connections open and answers nothing) under 200 concurrent
+// calls of different sessions: each one must fail within the QueryTimeout
+// from the moment it was called, queued or running, not after the calls
+// ahead of it.
+func TestStalledServerBoundsEveryCall(t *testing.T) {
+	t.Parallel()
+	srv := mysqltest.NewServer(t)
+	db := mysqltest.Open(t, srv.Database(t).FormatDSN())
+	if _, err := db.Exec(recommendedTable); err != nil {
+		t.Fatal(err)
+	}
+	const timeout = time.Second
+	cfg := noCleanup()
+	cfg.QueryTimeout = timeout
+	s, err := NewWithConfig(db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	expiry := time.Now().Add(time.Hour)
+	for i := 0; i < 8; i++ { // prepared statements and pooled connections
+		if err := s.Commit(tokenFor("warm", i), []byte("x"), expiry); err != nil {
+			t.Fatal(err)
+		}
+		mustFind(t, s, tokenFor("warm", i), "x")
+	}
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Resume()
+
+	const calls = 200
+	took := make(chan time.Duration, calls)
+	for i := 0; i < calls; i++ {
+		go func() {
+			begin := time.Now()
+			var err error
+			if i%2 == 0 {
+				_, _, err = s.Find(tokenFor("stalled", i))
+			} else {
+				err = s.Commit(tokenFor("stalled", i), []byte("x"), expiry)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("call %d on a stalled server: %v; want DeadlineExceeded", i, err)
+			}
+			took <- time.Since(begin)
+		}()
+	}
+	var slowest time.Duration
+	for i := 0; i < calls; i++ {
+		slowest = max(slowest, <-took)
+	}
+	t.Logf("slowest of %d calls on a stalled server with a %v QueryTimeout: %v", calls, timeout, slowest)
+	if slowest > timeout+500*time.Millisecond {
+		t.Errorf("a call on a stalled server took %v with a QueryTimeout of %v", slowest, timeout)
+	}
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(tokenA, []byte("back"), expiry); err != nil {
+		t.Fatalf("Commit after the server resumed: %v", err)
+	}
+	mustFind(t, s, tokenA, "back")
 }

@@ -58,7 +58,9 @@ func main() {
 		var clean func(context.Context) (int64, int64, error)
 		switch name {
 		case "sessionkit":
-			s, err := sessionmysql.NewWithConfig(db, sessionmysql.Config{DisableCleanup: true, CleanupBatchSize: *batch})
+			cfg := sessionmysql.DefaultConfig()
+			cfg.CleanupInterval, cfg.CleanupBatchSize = 0, *batch
+			s, err := sessionmysql.NewWithConfig(db, cfg)
 			if err != nil {
 				log.Fatal(err)
 			}
@@ -183,7 +185,7 @@ func freshDatabase(base *mysql.Config, name string, recommended bool) *sql.DB {
 	ddl := []string{"CREATE TABLE sessions (token CHAR(43) PRIMARY KEY, data BLOB NOT NULL, expiry TIMESTAMP(6) NOT NULL)",
 		"CREATE INDEX sessions_expiry_idx ON sessions (expiry)"}
 	if recommended {
-		s, _ := sessionmysql.NewWithConfig(db, sessionmysql.Config{DisableCleanup: true})
+		s := sessionmysql.NewWithCleanupInterval(db, 0)
 		ddl = []string{strings.TrimSuffix(s.CreateTableStatement(), ";")}
 	}
 	for _, q := range ddl {
