@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -27,13 +28,18 @@ type Server struct {
 	// Port is the TCP port on 127.0.0.1 the server listens on.
 	Port int
 
-	bin     string // mariadbd or mysqld
-	dir     string // holds data/, the socket and the error log
-	tz      string // --default-time-zone, empty for the server's default
+	bin string // mariadbd or mysqld
+	dir string // holds data/, the socket and the error log
+	tz  string // --default-time-zone, empty for the server's default
+	// extraArgs are appended to the server's command line; tests of the
+	// harness use them to make a start fail.
+	extraArgs []string
+
 	mu      sync.Mutex
 	wrapper *exec.Cmd      // sh process that owns the server process
 	exited  chan struct{}  // closed when the wrapper has exited
 	stdin   io.WriteCloser // closing it makes the wrapper stop the server
+	pid     int            // the server process, once Start has seen it
 }
 
 // serverBinary finds mariadbd or mysqld on PATH or in the usual sbin folders,
@@ -55,6 +61,24 @@ func serverBinary() string {
 
 // newServer initialises a data directory and starts a server on a free port.
 func newServer(bin, tz string) (*Server, error) {
+	s, err := prepareServer(bin, tz)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start(); err != nil {
+		os.RemoveAll(s.dir)
+		return nil, err
+	}
+	if err := s.grantTCPRoot(); err != nil {
+		s.Remove()
+		return nil, err
+	}
+	return s, nil
+}
+
+// prepareServer initialises a data directory for a server on a free port,
+// without starting it.
+func prepareServer(bin, tz string) (*Server, error) {
 	dir, err := os.MkdirTemp("", "sessionkit-mysqltest-*")
 	if err != nil {
 		return nil, err
@@ -71,14 +95,6 @@ func newServer(bin, tz string) (*Server, error) {
 	}
 	if err := s.initialise(); err != nil {
 		os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := s.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := s.grantTCPRoot(); err != nil {
-		s.Remove()
 		return nil, err
 	}
 	return s, nil
@@ -138,9 +154,53 @@ func (s *Server) initialise() error {
 	return nil
 }
 
+// Files the harness and the wrapper share in the server's directory.
+const (
+	keepFile       = "KEEP"        // the wrapper leaves the directory in place
+	removeFile     = "REMOVE"      // the wrapper removes it, KEEP or not
+	serverPIDFile  = "server.pid"  // the server's process id, written by the wrapper
+	serverExitFile = "server.exit" // the server's exit status, written by the wrapper
+)
+
+// startTimeout bounds how long Start waits for a server that is still
+// running to accept connections.
+const startTimeout = 60 * time.Second
+
+// wrapperScript runs the server (its arguments) and owns it. It writes the
+// server's process id, then waits for the server to exit and writes its exit
+// status, which is how Start learns within moments that a server died while
+// starting. Meanwhile a background job reads standard input, a pipe from the
+// test binary: when that closes, because the binary stopped the server on
+// purpose or exited, even by SIGKILL, the job stops the server. The wrapper
+// itself lives on until standard input closes, so the error log of a server
+// that died is still there to read, and only then removes the directory,
+// unless KEEP (a deliberate Stop or Kill) says otherwise.
+//
+// The pipe is moved to descriptor 3 because a background job's standard
+// input is /dev/null; the server gets neither, and its early output, before
+// it opens its error log, goes to the log too.
+const wrapperScript = `exec 3<&0
+"$@" 3<&- </dev/null >>"$DIR/error.log" 2>&1 & pid=$!
+echo "$pid" >"$DIR/server.pid.tmp" && mv "$DIR/server.pid.tmp" "$DIR/server.pid"
+{
+	cat <&3 >/dev/null
+	if [ ! -e "$DIR/server.exit" ]; then
+		kill -TERM "$pid" 2>/dev/null
+	fi
+} &
+exec 3<&-
+wait "$pid"
+echo "$?" >"$DIR/server.exit.tmp" && mv "$DIR/server.exit.tmp" "$DIR/server.exit"
+wait
+if [ -e "$DIR/REMOVE" ] || [ ! -e "$DIR/KEEP" ]; then rm -rf "$DIR"; fi`
+
+func (s *Server) file(name string) string { return filepath.Join(s.dir, name) }
+
 // Start starts the server process and waits until it accepts connections.
 // The server runs under a small shell wrapper that stops it and removes its
-// files as soon as the test binary exits, however it exits.
+// files as soon as the test binary exits, however it exits. When the server
+// exits during start-up, Start returns at once with the end of its error
+// log; the data directory stays, as after Stop.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -149,7 +209,7 @@ func (s *Server) Start() error {
 	}
 	args := []string{"--no-defaults", "--datadir=" + s.datadir(), "--tmpdir=" + s.tmpdir(), "--socket=" + s.socket(),
 		"--port=" + strconv.Itoa(s.Port), "--bind-address=127.0.0.1", "--skip-name-resolve",
-		"--log-error=" + filepath.Join(s.dir, "error.log"), "--pid-file=" + filepath.Join(s.dir, "mysqld.pid"),
+		"--log-error=" + s.file("error.log"), "--pid-file=" + s.file("mysqld.pid"),
 		"--innodb-log-file-size=16M", "--innodb-buffer-pool-size=64M", "--max-connections=500",
 		"--innodb-flush-log-at-trx-commit=2", "--max-allowed-packet=64M", "--skip-log-bin", "--mysqlx=OFF"}
 	if s.isMariaDB() {
@@ -159,23 +219,15 @@ func (s *Server) Start() error {
 		args = append(args, "--default-time-zone="+s.tz)
 	}
 	args = append(args, s.userArgs()...)
-	// The wrapper starts the server in the background and then blocks
-	// reading its standard input, a pipe from this process. When this process
-	// exits, even by SIGKILL, the pipe closes, and the wrapper stops the server
-	// and, when told so by the REMOVE file, removes the directory.
-	script := `"$@" & pid=$!
-cat >/dev/null
-kill -TERM "$pid" 2>/dev/null
-wait "$pid"
-if [ -e "$DIR/REMOVE" ] || [ ! -e "$DIR/KEEP" ]; then rm -rf "$DIR"; fi`
-	cmd := exec.Command("/bin/sh", append([]string{"-c", script, "mysqltest-wrapper", s.bin}, args...)...)
+	args = append(args, s.extraArgs...)
+	for _, name := range []string{keepFile, removeFile, serverPIDFile, serverExitFile} {
+		if err := os.Remove(s.file(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	cmd := exec.Command("/bin/sh", append([]string{"-c", wrapperScript, "mysqltest-wrapper", s.bin}, args...)...)
 	cmd.Env = append(os.Environ(), "DIR="+s.dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// KEEP makes the wrapper leave the data in place on a deliberate Stop.
-	if err := os.WriteFile(filepath.Join(s.dir, "KEEP"), nil, 0o644); err != nil {
-		return err
-	}
-	os.Remove(filepath.Join(s.dir, "REMOVE"))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
@@ -186,75 +238,120 @@ if [ -e "$DIR/REMOVE" ] || [ ! -e "$DIR/KEEP" ]; then rm -rf "$DIR"; fi`
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	s.wrapper, s.stdin, s.exited = cmd, stdin, exited
-	// Until the wrapper is stopped on purpose, the data dir is removed when
-	// this process dies.
-	os.Remove(filepath.Join(s.dir, "KEEP"))
+	if err := s.awaitReady(); err != nil {
+		s.shutdown(false)
+		return err
+	}
+	return nil
+}
 
-	deadline := time.Now().Add(60 * time.Second)
+// awaitReady waits until the server accepts connections on its socket, and
+// gives up as soon as the server or its wrapper has exited; s.mu is held.
+func (s *Server) awaitReady() error {
+	deadline := time.Now().Add(startTimeout)
 	for {
+		if status, err := os.ReadFile(s.file(serverExitFile)); err == nil {
+			return fmt.Errorf("mysqltest: %s exited during start-up with status %s%s",
+				s.bin, strings.TrimSpace(string(status)), s.errorLogTail())
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("mysqltest: the wrapper of %s exited during start-up: %v%s",
+				s.bin, s.wrapper.ProcessState, s.errorLogTail())
+		default:
+		}
+		if s.pid == 0 {
+			if b, err := os.ReadFile(s.file(serverPIDFile)); err == nil {
+				s.pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			}
+		}
 		db, err := sql.Open("mysql", s.rootSocketDSN())
 		if err == nil {
 			err = db.Ping()
 			db.Close()
 		}
-		if err == nil {
+		if err == nil && s.pid != 0 {
 			return nil
 		}
-		select {
-		case <-exited:
-			s.wrapper = nil
-			log, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
-			return fmt.Errorf("mysqltest: %s exited during start-up:\n%s", s.bin, tail(string(log), 2000))
-		default:
-		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("mysqltest: %s did not accept connections within 60s: %v", s.bin, err)
+			// A server that has not come up by now is stuck; SIGTERM
+			// might not get through either.
+			s.signal(syscall.SIGKILL)
+			return fmt.Errorf("mysqltest: %s did not accept connections within %v: %v%s",
+				s.bin, startTimeout, err, s.errorLogTail())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 // Stop stops the server and waits for it to exit, keeping its data so that
 // Start can bring it back.
 func (s *Server) Stop() error {
-	return s.stop(false)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutdown(false)
 }
 
 // Kill stops the server with SIGKILL, as a crash would, keeping its data.
 func (s *Server) Kill() error {
 	s.mu.Lock()
-	pid, _ := os.ReadFile(filepath.Join(s.dir, "mysqld.pid"))
-	s.mu.Unlock()
-	if n, err := strconv.Atoi(strings.TrimSpace(string(pid))); err == nil {
-		syscall.Kill(n, syscall.SIGKILL)
+	defer s.mu.Unlock()
+	if s.wrapper == nil {
+		return nil
 	}
-	return s.stop(false)
+	// KEEP goes down before the server does: its data must survive
+	// whatever the wrapper sees next.
+	if err := os.WriteFile(s.file(keepFile), nil, 0o644); err != nil {
+		return err
+	}
+	s.signal(syscall.SIGKILL)
+	return s.shutdown(false)
 }
 
 // Remove stops the server and deletes its files.
 func (s *Server) Remove() error {
-	return s.stop(true)
-}
-
-func (s *Server) stop(remove bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.shutdown(true)
+}
+
+// signal sends sig to the server process unless it has exited; s.mu is held.
+func (s *Server) signal(sig syscall.Signal) error {
+	if s.wrapper == nil || s.pid == 0 {
+		return fmt.Errorf("mysqltest: %s is not running", s)
+	}
+	if _, err := os.Stat(s.file(serverExitFile)); err == nil {
+		return fmt.Errorf("mysqltest: %s has exited%s", s, s.errorLogTail())
+	}
+	if err := syscall.Kill(s.pid, sig); err != nil {
+		return fmt.Errorf("mysqltest: sending %v to %s: %w", sig, s, err)
+	}
+	return nil
+}
+
+// shutdown has the wrapper stop the server and waits until it has, then
+// leaves the directory or removes it; s.mu is held.
+func (s *Server) shutdown(remove bool) error {
 	if s.wrapper == nil {
 		if remove {
 			return os.RemoveAll(s.dir)
 		}
 		return nil
 	}
-	name := "KEEP"
+	name := keepFile
 	if remove {
-		name = "REMOVE"
+		name = removeFile
 	}
-	if err := os.WriteFile(filepath.Join(s.dir, name), nil, 0o644); err != nil {
-		return err
+	if err := os.WriteFile(s.file(name), nil, 0o644); err != nil {
+		select {
+		case <-s.exited: // the wrapper is gone already, perhaps with the directory
+		default:
+			return err
+		}
 	}
 	s.stdin.Close()
 	<-s.exited
-	s.wrapper, s.stdin, s.exited = nil, nil, nil
+	s.wrapper, s.stdin, s.exited, s.pid = nil, nil, nil, 0
 	return nil
 }
 

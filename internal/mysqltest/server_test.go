@@ -1,0 +1,119 @@
+package mysqltest
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) { os.Exit(Main(m)) }
+
+// requireBinary skips t, or fails it under SESSIONKIT_TEST_REQUIRE_DB=1,
+// when no server binary is installed.
+func requireBinary(t *testing.T) string {
+	t.Helper()
+	bin := serverBinary()
+	if bin == "" {
+		if os.Getenv(EnvRequireDB) == "1" {
+			t.Fatal(skipMessage)
+		}
+		t.Skip(skipMessage)
+	}
+	return bin
+}
+
+// TestStartFailsFastWithTheServerLog starts a server that rejects its
+// command line: Start must say so within seconds, quoting the server's own
+// error, and keep the data directory for a corrected start.
+func TestStartFailsFastWithTheServerLog(t *testing.T) {
+	t.Parallel()
+	s, err := prepareServer(requireBinary(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Remove() })
+	const bad = "--no-such-option-for-mysqltest"
+	s.extraArgs = []string{bad}
+
+	begin := time.Now()
+	err = s.Start()
+	took := time.Since(begin)
+	t.Logf("the failed Start took %v", took)
+	if err == nil {
+		t.Fatalf("Start with %s succeeded", bad)
+	}
+	if took > 10*time.Second {
+		t.Errorf("Start took %v to notice that the server had exited", took)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "[ERROR]") || !strings.Contains(msg, strings.TrimPrefix(bad, "--")) ||
+		!strings.Contains(strings.ToLower(msg), "unknown") {
+		t.Errorf("Start error does not quote the server's error log:\n%s", msg)
+	}
+
+	s.extraArgs = nil
+	if err := s.Start(); err != nil {
+		t.Fatalf("Start after the failed one: %v", err)
+	}
+	queryOne(t, s, 10*time.Second)
+}
+
+// TestRestartKeepsData stops the server gently or kills it, starts it again
+// on the same port and expects the committed rows to be there.
+func TestRestartKeepsData(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		down func(*Server) error
+	}{
+		{"Stop", (*Server).Stop},
+		{"Kill", (*Server).Kill},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := NewServer(t)
+			db := Open(t, s.Database(t).FormatDSN())
+			for _, q := range []string{"CREATE TABLE t (v INT) ENGINE=InnoDB", "INSERT INTO t VALUES (42)"} {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			if err := tc.down(s); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Ping(); err == nil {
+				t.Fatalf("the server answers after %s", tc.name)
+			}
+			if err := s.Start(); err != nil {
+				t.Fatalf("Start after %s: %v", tc.name, err)
+			}
+			var v int
+			if err := db.QueryRow("SELECT v FROM t").Scan(&v); err != nil || v != 42 {
+				t.Fatalf("after %s and Start: v = %d, %v; want 42", tc.name, v, err)
+			}
+		})
+	}
+}
+
+func queryOne(t *testing.T, s *Server, timeout time.Duration) {
+	t.Helper()
+	if err := queryOneErr(s, timeout); err != nil {
+		t.Fatalf("SELECT 1 on %s: %v", s, err)
+	}
+}
+
+// queryOneErr runs SELECT 1 on a new connection to s within timeout.
+func queryOneErr(s *Server, timeout time.Duration) error {
+	db, err := sql.Open("mysql", s.Config().FormatDSN())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var one int
+	return db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
