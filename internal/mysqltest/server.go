@@ -23,7 +23,7 @@ import (
 // Server is a private MySQL or MariaDB server process with its own data
 // directory and port on 127.0.0.1. It can be stopped and started again on the
 // same port with its data intact, which is how tests simulate a database that
-// goes away and comes back.
+// goes away and comes back, and paused, for a database that stalls.
 type Server struct {
 	// Port is the TCP port on 127.0.0.1 the server listens on.
 	Port int
@@ -40,6 +40,7 @@ type Server struct {
 	exited  chan struct{}  // closed when the wrapper has exited
 	stdin   io.WriteCloser // closing it makes the wrapper stop the server
 	pid     int            // the server process, once Start has seen it
+	paused  bool           // Pause sent SIGSTOP and Resume has not undone it
 }
 
 // serverBinary finds mariadbd or mysqld on PATH or in the usual sbin folders,
@@ -178,14 +179,19 @@ const startTimeout = 60 * time.Second
 //
 // The pipe is moved to descriptor 3 because a background job's standard
 // input is /dev/null; the server gets neither, and its early output, before
-// it opens its error log, goes to the log too.
+// it opens its error log, goes to the log too. The wrapper ignores SIGHUP:
+// when the test binary dies while the server is paused, the kernel sends
+// SIGHUP and SIGCONT to the wrapper's process group, now orphaned, and the
+// wrapper must outlive that to stop the server.
 const wrapperScript = `exec 3<&0
 "$@" 3<&- </dev/null >>"$DIR/error.log" 2>&1 & pid=$!
+trap '' HUP
 echo "$pid" >"$DIR/server.pid.tmp" && mv "$DIR/server.pid.tmp" "$DIR/server.pid"
 {
 	cat <&3 >/dev/null
 	if [ ! -e "$DIR/server.exit" ]; then
 		kill -TERM "$pid" 2>/dev/null
+		kill -CONT "$pid" 2>/dev/null # a paused server acts on TERM only once continued
 	fi
 } &
 exec 3<&-
@@ -305,6 +311,7 @@ func (s *Server) Kill() error {
 		return err
 	}
 	s.signal(syscall.SIGKILL)
+	s.paused = false // SIGKILL ends a stopped process too
 	return s.shutdown(false)
 }
 
@@ -313,6 +320,31 @@ func (s *Server) Remove() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.shutdown(true)
+}
+
+// Pause freezes the server process with SIGSTOP, as a database that stalls
+// without closing connections: open connections stay open and new ones wait
+// in the listen queue, but nothing is answered until Resume. Stop, Kill and
+// Remove resume a paused server first.
+func (s *Server) Pause() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	s.paused = true
+	return nil
+}
+
+// Resume lets a paused server run again with SIGCONT.
+func (s *Server) Resume() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.signal(syscall.SIGCONT); err != nil {
+		return err
+	}
+	s.paused = false
+	return nil
 }
 
 // signal sends sig to the server process unless it has exited; s.mu is held.
@@ -348,6 +380,12 @@ func (s *Server) shutdown(remove bool) error {
 		default:
 			return err
 		}
+	}
+	if s.paused {
+		// A stopped process does not act on the wrapper's SIGTERM until it
+		// is continued.
+		s.signal(syscall.SIGCONT)
+		s.paused = false
 	}
 	s.stdin.Close()
 	<-s.exited

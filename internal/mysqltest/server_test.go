@@ -3,6 +3,7 @@ package mysqltest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -95,6 +96,42 @@ func TestRestartKeepsData(t *testing.T) {
 				t.Fatalf("after %s and Start: v = %d, %v; want 42", tc.name, v, err)
 			}
 		})
+	}
+}
+
+// TestPauseStallsTheServerUntilResume expects queries to a paused server to
+// run into their deadlines, to work again after Resume, and Remove not to
+// hang on a paused server.
+func TestPauseStallsTheServerUntilResume(t *testing.T) {
+	t.Parallel()
+	s := NewServer(t)
+	queryOne(t, s, 10*time.Second)
+	if err := s.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if err := queryOneErr(s, 300*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("query on a paused server: %v; want context.DeadlineExceeded", err)
+	}
+	if err := s.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	queryOne(t, s, 10*time.Second)
+
+	if err := s.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	removed := make(chan error, 1)
+	go func() { removed <- s.Remove() }()
+	select {
+	case err := <-removed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Remove hung on a paused server")
+	}
+	if _, err := os.Stat(s.dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after Remove, the data directory: %v", err)
 	}
 }
 
