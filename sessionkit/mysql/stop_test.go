@@ -1,9 +1,12 @@
 package mysql
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"sessionkit.dev/internal/mysqltest"
 )
 
 func TestStopCleanupIsIdempotentAndConcurrent(t *testing.T) {
@@ -61,7 +64,9 @@ func TestStopCleanupDuringLongPass(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the cleanup pass did not start")
 	}
-	time.Sleep(200 * time.Millisecond) // let it block in DELETE
+	mysqltest.WaitForProcess(t, db, 10*time.Second, func(p mysqltest.Process) bool {
+		return strings.HasPrefix(p.Info, "DELETE") && strings.Contains(p.State, "metadata lock")
+	})
 	begin := time.Now()
 	s.StopCleanup()
 	if d := time.Since(begin); d > 2*time.Second {
