@@ -93,21 +93,33 @@ func sessionCookie(t *testing.T, resp *http.Response, name string) *http.Cookie 
 
 // TestIdleTimeout checks that each request extends an idle session, and
 // that a session left alone longer than the idle timeout is gone. The
-// cookie is not persistent, so the jar keeps sending it and the server
+// cookies are not persistent, so the jars keep sending them and the server
 // alone decides.
+//
+// A busy session and a lone one run side by side, so the test takes little
+// more than one idle timeout while each request has about half of it to
+// spare: a slow request (-race on a busy machine) cannot make a session look
+// extended or expired when it is not.
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
+	const idle = 4 * time.Second
 	kit, _ := startKit(t, mysqlEnv(t, map[string]string{
-		"SESSION_IDLE_TIMEOUT": "1s", "SESSION_LIFETIME": "1m", "SESSION_COOKIE_PERSIST": "false",
+		"SESSION_IDLE_TIMEOUT": idle.String(), "SESSION_LIFETIME": "1m", "SESSION_COOKIE_PERSIST": "false",
 	}))
-	srv, client := serve(t, handlerFor(t, kit, "servemux", sessionRoutes(kit)))
-	mustGet(t, client, srv, "/put", "ok")
-	time.Sleep(600 * time.Millisecond)
-	mustGet(t, client, srv, "/get", "hello")
-	time.Sleep(600 * time.Millisecond)
-	mustGet(t, client, srv, "/get", "hello") // 1.2 s after put: the last request extended it
-	time.Sleep(1300 * time.Millisecond)
-	mustGet(t, client, srv, "/get", "")
+	handler := handlerFor(t, kit, "servemux", sessionRoutes(kit))
+	aloneSrv, alone := serve(t, handler)
+	busySrv, busy := serve(t, handler)
+
+	mustGet(t, alone, aloneSrv, "/put", "ok")
+	left := time.Now() // the lone session expires by left + idle
+	mustGet(t, busy, busySrv, "/put", "ok")
+	put := time.Now() // and the busy one by put + idle, unless extended
+	time.Sleep(idle / 2)
+	mustGet(t, busy, busySrv, "/get", "hello") // extends it to after put + 1.5 idle
+	time.Sleep(time.Until(put.Add(idle + 100*time.Millisecond)))
+	mustGet(t, busy, busySrv, "/get", "hello") // past put + idle: the last request extended it
+	time.Sleep(time.Until(left.Add(idle + 100*time.Millisecond)))
+	mustGet(t, alone, aloneSrv, "/get", "")
 }
 
 // TestLifetime checks that a session ends at its absolute lifetime however
