@@ -34,7 +34,9 @@ const (
 // envDefault tag its default; the README's table is checked against them.
 //
 // A Config built by hand should start from DefaultConfig, since the zero
-// value is not valid (its Lifetime is zero).
+// value is not valid (its Lifetime is zero). Numbers and durations follow
+// the rule of the README's "Zero and negative values": zero turns a setting
+// off, and a negative value is an error.
 type Config struct {
 	// MySQLDSN is the go-sql-driver DSN of the database, required with the
 	// mysql store. The kit sets parseTime=true, loc=UTC and the session
@@ -109,6 +111,12 @@ type Config struct {
 	// that the server abandons a write whose request has already failed
 	// instead of applying it when the lock is released.
 	DBQueryTimeout time.Duration `env:"SESSION_DB_QUERY_TIMEOUT" envDefault:"5s"`
+	// DBMaxInflight is how many session reads, and separately how many
+	// session writes, run at once as statements; requests that arrive while
+	// that many run are batched into the next statement of their kind (the
+	// store's MaxInflight). Zero turns batching off: every request has a
+	// statement of its own.
+	DBMaxInflight int `env:"SESSION_DB_MAX_INFLIGHT" envDefault:"4"`
 
 	// Logger receives store errors, cleanup errors and warnings
 	// (slog.Default() if nil). It has no environment variable.

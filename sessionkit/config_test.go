@@ -41,6 +41,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		DBMaxIdleConns:    25,
 		DBConnMaxLifetime: 5 * time.Minute,
 		DBQueryTimeout:    5 * time.Second,
+		DBMaxInflight:     4,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -76,6 +77,7 @@ func TestLoadConfigParsesEveryVariable(t *testing.T) {
 		"SESSION_DB_MAX_IDLE_CONNS":    "3",
 		"SESSION_DB_CONN_MAX_LIFETIME": "1h30m",
 		"SESSION_DB_QUERY_TIMEOUT":     "250ms",
+		"SESSION_DB_MAX_INFLIGHT":      "0",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +165,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"negative idle conns", map[string]string{"SESSION_STORE": "memory", "SESSION_DB_MAX_IDLE_CONNS": "-2"}, "SESSION_DB_MAX_IDLE_CONNS", []string{"negative"}},
 		{"negative conn lifetime", map[string]string{"SESSION_STORE": "memory", "SESSION_DB_CONN_MAX_LIFETIME": "-1s"}, "SESSION_DB_CONN_MAX_LIFETIME", []string{"negative"}},
 		{"negative query timeout", map[string]string{"SESSION_STORE": "memory", "SESSION_DB_QUERY_TIMEOUT": "-1s"}, "SESSION_DB_QUERY_TIMEOUT", []string{"negative"}},
+		{"negative max inflight", map[string]string{"SESSION_STORE": "memory", "SESSION_DB_MAX_INFLIGHT": "-1"}, "SESSION_DB_MAX_INFLIGHT", []string{`"-1"`, "negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -256,9 +259,11 @@ func TestTableNameRuleMatchesStore(t *testing.T) {
 	for _, name := range []string{"sessions", "app.sessions", "s$1", "_", strings.Repeat("a", 64),
 		strings.Repeat("a", 65), "a.b.c", ".sessions", "app.", "ses-sions", "ses sions", "`x`", "名前", ""} {
 		_, cfgErr := sessionkit.LoadConfigFrom(map[string]string{"SESSION_STORE": "memory", "SESSION_TABLE": name})
-		store, storeErr := sessionmysql.NewWithConfig(db, sessionmysql.Config{Table: name, DisableCleanup: true})
+		storeCfg := sessionmysql.DefaultConfig()
+		storeCfg.Table, storeCfg.CleanupInterval = name, 0
+		store, storeErr := sessionmysql.NewWithConfig(db, storeCfg)
 		if store != nil {
-			store.StopCleanup()
+			store.Close()
 		}
 		if name == "" {
 			continue // empty means the default to both

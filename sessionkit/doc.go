@@ -17,8 +17,11 @@
 // LoadConfig reads the variables below (the README has the same table, and a
 // test keeps the two in step). An unset or empty variable takes its
 // default. Durations use Go syntax (90m, 24h), booleans are true, false, 1
-// or 0. Every bad variable is reported, with its value, in one error; a
-// DSN's password is never shown.
+// or 0. Zero and negative values follow one rule, written down once in the
+// README under "Zero and negative values": 0 turns a setting off, what
+// cannot be off is at least 1, and a negative value is an error. Every bad
+// variable is reported, with its value, in one error; a DSN's password is
+// never shown.
 //
 //	SESSION_MYSQL_DSN             required unless SESSION_STORE=memory: go-sql-driver DSN
 //	SESSION_STORE                 mysql | memory (development only)
@@ -26,7 +29,7 @@
 //	SESSION_CREATE_TABLE          false; create the recommended table if missing
 //	SESSION_LIFETIME              24h; absolute lifetime
 //	SESSION_IDLE_TIMEOUT          0 (off); at most SESSION_LIFETIME
-//	SESSION_CLEANUP_INTERVAL      5m; 0 disables the background cleanup
+//	SESSION_CLEANUP_INTERVAL      5m; how often expired sessions are deleted
 //	SESSION_CLEANUP_BATCH         1000 rows per cleanup statement
 //	SESSION_HASH_TOKEN            true; store the SHA-256 of the token
 //	SESSION_COOKIE_NAME           session
@@ -37,10 +40,11 @@
 //	SESSION_COOKIE_SAME_SITE      lax | strict | none (needs Secure) | default (no attribute)
 //	SESSION_COOKIE_PERSIST        true; false makes a browser-session cookie
 //	SESSION_COOKIE_PARTITIONED    false; CHIPS, needs Secure
-//	SESSION_DB_MAX_OPEN_CONNS     25; 0 means no limit
-//	SESSION_DB_MAX_IDLE_CONNS     25
-//	SESSION_DB_CONN_MAX_LIFETIME  5m
+//	SESSION_DB_MAX_OPEN_CONNS     25 open connections at most
+//	SESSION_DB_MAX_IDLE_CONNS     25 idle connections kept
+//	SESSION_DB_CONN_MAX_LIFETIME  5m; how long a connection is reused
 //	SESSION_DB_QUERY_TIMEOUT      5s; upper bound on each store query
+//	SESSION_DB_MAX_INFLIGHT       4 session reads, and 4 writes, as statements at once; more are batched
 //
 // # The database
 //
@@ -59,13 +63,15 @@
 //
 // # Shutdown
 //
-// On SIGTERM, first stop the HTTP server, then the kit:
+// On SIGTERM, first stop the HTTP server, then the kit, within one time
+// budget: docker stop waits 10s before it kills the process.
 //
-//	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+//	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Second)
 //	defer cancel()
 //	srv.Shutdown(ctx) // stop accepting; wait for handlers to return
-//	kit.Shutdown(ctx) // wait for sessions to be saved; stop cleanup; close the pool
+//	kit.Shutdown(ctx) // wait for sessions to be saved; close the store and the pool
 //
 // The other order would close the pool while the server still takes
 // requests, which Kit.Middleware then answers with 503.
+
 package sessionkit

@@ -128,19 +128,19 @@ func NewWithDB(ctx context.Context, cfg Config, db *sql.DB) (*Kit, error) {
 // leaves db open.
 func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where string) (*Kit, error) {
 	logger := loggerOf(cfg)
-	store, err := sessionmysql.NewWithConfig(db, sessionmysql.Config{
-		Table:            cfg.Table,
-		CleanupInterval:  cfg.CleanupInterval,
-		DisableCleanup:   cfg.CleanupInterval == 0,
-		CleanupBatchSize: cfg.CleanupBatchSize,
-		QueryTimeout:     cfg.DBQueryTimeout,
-		Logger:           logger,
-	})
+	sc := sessionmysql.DefaultConfig()
+	sc.Table = cfg.Table
+	sc.CleanupInterval = cfg.CleanupInterval
+	sc.CleanupBatchSize = cfg.CleanupBatchSize
+	sc.MaxInflight = cfg.DBMaxInflight
+	sc.QueryTimeout = cfg.DBQueryTimeout
+	sc.Logger = logger
+	store, err := sessionmysql.NewWithConfig(db, sc)
 	if err != nil {
 		return nil, fmt.Errorf("sessionkit: %w", err)
 	}
 	if err := prepareDatabase(ctx, cfg, db, store, where); err != nil {
-		store.StopCleanup()
+		store.Close()
 		return nil, err
 	}
 	k := newKit(cfg, logger)
@@ -160,12 +160,9 @@ func prepareDatabase(ctx context.Context, cfg Config, db *sql.DB, store *session
 		}
 	}
 	if err := store.CheckSchema(ctx); err != nil {
-		if errors.Is(err, sessionmysql.ErrTableMissing) {
-			const hint = "set SESSION_CREATE_TABLE=true to create it at start-up"
-			if stmt := store.CreateTableStatement(); !strings.Contains(err.Error(), stmt) {
-				return fmt.Errorf("sessionkit: %w\n%s, or run:\n\n%s", err, hint, stmt)
-			}
-			return fmt.Errorf("sessionkit: %w\n(or %s)", err, hint)
+		var missing *sessionmysql.TableMissingError
+		if errors.As(err, &missing) {
+			return fmt.Errorf("sessionkit: %w\nset SESSION_CREATE_TABLE=true to create it at start-up, or run:\n\n%s", err, missing.CreateStatement)
 		}
 		return fmt.Errorf("sessionkit: session table %s: %w", store.Table(), err)
 	}
@@ -236,18 +233,20 @@ func (k *Kit) Ready(ctx context.Context) error {
 }
 
 // Shutdown stops the kit once the HTTP server has stopped: call it after
-// http.Server.Shutdown, whose context it can share. It
+// http.Server.Shutdown, with the same context, so that both share one time
+// budget. It
 //
 //  1. stops taking requests: from now on the middleware answers 503;
 //  2. waits for the requests still inside the middleware to finish,
-//     including the saving of their sessions, until ctx is done;
-//  3. stops the background cleanup;
+//     including the saving of their sessions;
+//  3. closes the store: stops the background cleanup, waits for the
+//     store's goroutines and closes its prepared statements;
 //  4. closes the database pool, if New opened it (NewWithDB's stays open).
 //
-// If ctx ends first, Shutdown still does 3 and 4 and returns an error that
-// matches ctx.Err(); the requests still running then fail. Shutdown is
-// idempotent: later calls wait for the first to finish and return its
-// result.
+// All of it within ctx: if ctx ends first, Shutdown returns an error that
+// matches ctx.Err(), the requests still running fail, and 3 and 4 go on in
+// the background. Shutdown is idempotent: later calls wait for the first to
+// finish and return its result.
 func (k *Kit) Shutdown(ctx context.Context) error {
 	k.shutdownMu.Lock()
 	if k.shutdownStarted {
@@ -263,23 +262,38 @@ func (k *Kit) Shutdown(ctx context.Context) error {
 	k.shutdownMu.Unlock()
 
 	var errs []error
-	idle := k.requests.close()
 	select {
-	case <-idle:
+	case <-k.requests.close():
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("sessionkit: shutdown: %d requests still running: %w", k.requests.count(), ctx.Err()))
 	}
+	closed := make(chan error, 1)
+	go func() { closed <- k.closeStoreAndPool() }()
+	select {
+	case err := <-closed:
+		errs = append(errs, err)
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("sessionkit: shutdown: the store and the pool are still closing: %w", ctx.Err()))
+	}
+	k.shutdownErr = errors.Join(errs...)
+	close(k.shutdownDone)
+	return k.shutdownErr
+}
+
+// closeStoreAndPool closes the store, then the pool if the kit opened it.
+func (k *Kit) closeStoreAndPool() error {
+	var errs []error
 	if k.store != nil {
-		k.store.StopCleanup()
+		if err := k.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("sessionkit: closing the store: %w", err))
+		}
 	}
 	if k.ownDB {
 		if err := k.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("sessionkit: closing the database pool: %w", err))
 		}
 	}
-	k.shutdownErr = errors.Join(errs...)
-	close(k.shutdownDone)
-	return k.shutdownErr
+	return errors.Join(errs...)
 }
 
 func loggerOf(cfg Config) *slog.Logger {

@@ -111,6 +111,9 @@ func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]
 	if c.DBQueryTimeout < 0 {
 		bad("SESSION_DB_QUERY_TIMEOUT", c.DBQueryTimeout.String(), "must not be negative (0 means no limit)")
 	}
+	if c.DBMaxInflight < 0 {
+		bad("SESSION_DB_MAX_INFLIGHT", strconv.Itoa(c.DBMaxInflight), "must not be negative (0 turns batching off)")
+	}
 	return problems
 }
 
