@@ -166,6 +166,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"negative conn lifetime", map[string]string{"SESSION_STORE": "memory", "SESSION_DB_CONN_MAX_LIFETIME": "-1s"}, "SESSION_DB_CONN_MAX_LIFETIME", []string{"negative"}},
 		{"negative query timeout", map[string]string{"SESSION_STORE": "memory", "SESSION_DB_QUERY_TIMEOUT": "-1s"}, "SESSION_DB_QUERY_TIMEOUT", []string{"negative"}},
 		{"negative max inflight", map[string]string{"SESSION_STORE": "memory", "SESSION_DB_MAX_INFLIGHT": "-1"}, "SESSION_DB_MAX_INFLIGHT", []string{`"-1"`, "negative"}},
+		{"password in the network's place", map[string]string{"SESSION_MYSQL_DSN": "app:hunter2secret(127.0.0.1:3306)/app"}, "SESSION_MYSQL_DSN", []string{"tcp, tcp4, tcp6 or unix", "'@'", "NewWithDB", `"app:xxxxx(127.0.0.1:3306)/app"`}},
+		{"registered network", map[string]string{"SESSION_MYSQL_DSN": "app:hunter2secret@cloudsql(project:region:db)/app"}, "SESSION_MYSQL_DSN", []string{"mysql.RegisterDialContext needs NewWithDB"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,6 +236,18 @@ func TestDSNErrorsNeverShowThePassword(t *testing.T) {
 		"app:hunter2secret@unix",
 		"app:hunt/er2secret@tcp(x)",
 		"app:hunter2secret@tcp(x)/%zz",
+		// Without the '@' the driver reads "app:hunter2secret" as the
+		// network, and would dial it.
+		"app:hunter2secret(127.0.0.1:3306)/app",
+		"app:hunter2secret(127.0.0.1:3306)/app?loc=Local",
+		"app:hunter2secret(127.0.0.1:3306)/app?parseTime=false&time_zone=%27%2B01:00%27",
+		"app:hunter2secret/app",
+		"app:hunter2secret(127.0.0.1:3306)/",
+		"app:hunter2secret(127.0.0.1:3306",
+		"app@x:hunter2secret(127.0.0.1)/app",
+		"app:hunt@er2secret(127.0.0.1)/app",
+		"app:hunter2secret@cloudsql(project:db)/app?loc=Local",
+		"hunter2secret(127.0.0.1)/app",
 	} {
 		_, err := sessionkit.LoadConfigFrom(map[string]string{"SESSION_MYSQL_DSN": dsn})
 		if err == nil {
@@ -274,14 +288,19 @@ func TestTableNameRuleMatchesStore(t *testing.T) {
 	}
 }
 
-// FuzzLoadConfig checks that no environment makes LoadConfig panic, and
-// that every rejected one gets an error naming a SESSION_ variable, without
-// the DSN's password.
+// FuzzLoadConfig checks that no environment makes LoadConfig panic, that
+// every rejected one gets an error naming a SESSION_ variable, and that no
+// error shows the DSN's password, whatever the DSN looks like: with or
+// without its '@', parsable or not.
 func FuzzLoadConfig(f *testing.F) {
 	f.Add(testDSN, "mysql", "sessions", "24h", "0", "5m", "1000", "true", "lax", "session", "/", "25")
 	f.Add("", "memory", "a.b", "-5m", "1h", "0", "0", "yes", "none", "a b", "/;", "-1")
 	f.Add(testDSN+"?parseTime=false&loc=Local", "MYSQL", "x$", "1ns", "2ns", "-0s", "1e3", "1", "DEFAULT", "", "", "0x10")
 	f.Add("app:hunter2secret@tcp(h)/%zz", "memory", "", "90m", "", "", "", "", "", "", "", "")
+	f.Add("app:hunter2secret(127.0.0.1:3306)/app?loc=Local", "", "", "", "", "", "", "", "", "", "", "")
+	f.Add("app:hunter2secret/app", "", "", "", "", "", "", "", "", "", "", "")
+	f.Add("app:hunter2secret(h", "", "", "", "", "", "", "", "", "", "", "")
+	f.Add("app@x:hunter2secret@mynet(h)/app?parseTime=0", "", "", "", "", "", "", "", "", "", "", "")
 	f.Fuzz(func(t *testing.T, dsn, store, table, lifetime, idle, cleanup, batch, hash, sameSite, name, path, conns string) {
 		environ := map[string]string{
 			"SESSION_MYSQL_DSN": dsn, "SESSION_STORE": store, "SESSION_TABLE": table,
@@ -305,11 +324,25 @@ func FuzzLoadConfig(f *testing.F) {
 				t.Fatalf("problem names no variable: %v", p)
 			}
 		}
-		if strings.Contains(dsn, ":hunter2secret@") && strings.Contains(err.Error(), "hunter2") {
-			others := strings.Join([]string{store, table, lifetime, idle, cleanup, batch, hash, sameSite, name, path, conns}, " ")
-			if !strings.Contains(others, "hunter2") {
-				t.Fatalf("error shows the DSN password: %v", err)
-			}
+		all := strings.Join([]string{dsn, store, table, lifetime, idle, cleanup, batch, hash, sameSite, name, path, conns}, " ")
+		if strings.Count(all, "hunter2") == 1 && hasPassword(dsn, "hunter2") && strings.Contains(err.Error(), "hunter2") {
+			t.Fatalf("error shows the DSN password: %v", err)
 		}
 	})
+}
+
+// hasPassword reports whether secret is in dsn where it is, or was meant
+// as, a password: in the password the driver reads, or right after the
+// first ':' where that ':' comes before any '(' and before the last '/' —
+// user:password, whether the '@' that should follow is there or not.
+func hasPassword(dsn, secret string) bool {
+	if cfg, err := mysql.ParseDSN(dsn); err == nil && strings.Contains(cfg.Passwd, secret) {
+		return true
+	}
+	colon := strings.IndexByte(dsn, ':')
+	if colon < 0 || !strings.HasPrefix(dsn[colon+1:], secret) {
+		return false
+	}
+	paren, slash := strings.IndexByte(dsn, '('), strings.LastIndexByte(dsn, '/')
+	return (paren < 0 || colon < paren) && (slash < 0 || colon < slash)
 }

@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/alexedwards/scs/v2"
-	"github.com/go-sql-driver/mysql"
 
 	sessionmysql "sessionkit.dev/sessionkit/mysql"
 )
@@ -68,36 +64,15 @@ func New(ctx context.Context, cfg Config) (*Kit, error) {
 	if cfg.Store == StoreMemory {
 		return newMemoryKit(cfg), nil
 	}
-	dsn, err := mysql.ParseDSN(cfg.MySQLDSN)
-	if err != nil { // Validate has parsed it already
-		return nil, fmt.Errorf("sessionkit: SESSION_MYSQL_DSN: %s", scrubPassword(err.Error(), cfg.MySQLDSN))
-	}
-	dsn.ParseTime = true
-	dsn.Loc = time.UTC
-	if dsn.Params == nil {
-		dsn.Params = map[string]string{}
-	}
-	for k := range dsn.Params {
-		if strings.EqualFold(k, "time_zone") {
-			delete(dsn.Params, k) // Validate has checked that it says UTC
-		}
-	}
-	dsn.Params["time_zone"] = "'+00:00'"
-	// A write that waits for a row lock longer than the query timeout has
-	// already failed for its request; let the server give up on it too,
-	// rather than apply it once the lock is free.
-	if _, set := dsn.Params["innodb_lock_wait_timeout"]; !set && cfg.DBQueryTimeout > 0 {
-		dsn.Params["innodb_lock_wait_timeout"] = strconv.Itoa(int((cfg.DBQueryTimeout + time.Second - 1) / time.Second))
-	}
-	connector, err := mysql.NewConnector(dsn)
+	connector, where, err := poolConnector(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("sessionkit: SESSION_MYSQL_DSN: %s", scrubPassword(err.Error(), cfg.MySQLDSN))
+		return nil, err
 	}
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(cfg.DBMaxOpenConns)
 	db.SetMaxIdleConns(cfg.DBMaxIdleConns)
 	db.SetConnMaxLifetime(cfg.DBConnMaxLifetime)
-	k, err := newMySQLKit(ctx, cfg, db, true, describeDSN(dsn))
+	k, err := newMySQLKit(ctx, cfg, db, true, where)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -301,9 +276,4 @@ func loggerOf(cfg Config) *slog.Logger {
 		return cfg.Logger
 	}
 	return slog.Default()
-}
-
-// describeDSN names the database for error messages, without the password.
-func describeDSN(c *mysql.Config) string {
-	return fmt.Sprintf("MySQL %s(%s)/%s as %q", c.Net, c.Addr, c.DBName, c.User)
 }

@@ -134,6 +134,11 @@ func checkDSN(dsn string) error {
 		return fmt.Errorf("not a valid go-sql-driver DSN: %s", scrubPassword(err.Error(), dsn))
 	}
 	var problems []string
+	if !knownNetwork(cfg.Net) {
+		// Never name the network: it may be the password (see knownNetwork).
+		problems = append(problems, "the network before the address must be tcp, tcp4, tcp6 or unix: "+
+			"is the '@' after the password missing? (a network registered with mysql.RegisterDialContext needs NewWithDB)")
+	}
 	if dsnParamIsFalse(dsn, "parseTime") {
 		problems = append(problems, "parseTime=false: sessionkit needs parseTime=true (omit it; the kit sets it)")
 	}
@@ -179,69 +184,4 @@ func isUTCZone(v string) bool {
 		return true
 	}
 	return false
-}
-
-const passwordMask = "xxxxx"
-
-// dsnPassword returns the password part of a DSN as the driver reads it:
-// between the first ':' and the last '@' before the last '/' (or the last
-// '@' anywhere, for a broken DSN).
-func dsnPassword(dsn string) string {
-	head := dsn
-	if i := strings.LastIndexByte(dsn, '/'); i >= 0 {
-		head = dsn[:i]
-	}
-	at := strings.LastIndexByte(head, '@')
-	if at < 0 {
-		head = dsn
-		if at = strings.LastIndexByte(head, '@'); at < 0 {
-			// No user part, or a broken DSN such as "user:password":
-			// treat all after the first ':' as secret unless it parses.
-			colon := strings.IndexByte(dsn, ':')
-			if _, err := mysql.ParseDSN(dsn); err == nil || colon < 0 {
-				return ""
-			}
-			return dsn[colon+1:]
-		}
-	}
-	colon := strings.IndexByte(head[:at], ':')
-	if colon < 0 {
-		return ""
-	}
-	return head[colon+1 : at]
-}
-
-// redactDSN masks the password of a DSN for error messages and logs.
-func redactDSN(dsn string) string {
-	pw := dsnPassword(dsn)
-	if pw == "" {
-		return dsn
-	}
-	return strings.Replace(dsn, ":"+pw, ":"+passwordMask, 1)
-}
-
-// scrubPassword removes the DSN's password from a driver error message. If
-// a fragment of it is still there (a malformed DSN can make the driver
-// quote part of the password as a database name), the detail is withheld.
-func scrubPassword(msg, dsn string) string {
-	pw := dsnPassword(dsn)
-	if pw == "" {
-		return msg
-	}
-	msg = strings.ReplaceAll(msg, pw, passwordMask)
-	n := min(len(pw), 4)
-	for i := 0; i+n <= len(pw); i++ {
-		if strings.Contains(msg, pw[i:i+n]) {
-			return "details withheld: they would show part of the password"
-		}
-	}
-	return msg
-}
-
-// displayValue is a variable's value as errors may show it.
-func displayValue(name, value string) string {
-	if name == "SESSION_MYSQL_DSN" {
-		return redactDSN(value)
-	}
-	return value
 }

@@ -1,0 +1,154 @@
+package sessionkit
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// This file holds what the kit does with SESSION_MYSQL_DSN once it is valid
+// (the settings New adds for its own pool) and how the DSN's password is
+// kept out of every error and log line. validate.go decides what is valid.
+
+// poolConnector returns the connector of New's own pool: cfg.MySQLDSN with
+// parseTime=true, loc=UTC and the session time zone '+00:00', and, unless
+// the DSN sets it, innodb_lock_wait_timeout from cfg.DBQueryTimeout. where
+// names the database for error messages, without the password. cfg must
+// have passed Validate, which refuses a DSN that contradicts these settings.
+func poolConnector(cfg Config) (connector driver.Connector, where string, err error) {
+	dsn, err := mysql.ParseDSN(cfg.MySQLDSN)
+	if err == nil {
+		dsn.ParseTime = true
+		dsn.Loc = time.UTC
+		if dsn.Params == nil {
+			dsn.Params = map[string]string{}
+		}
+		for k := range dsn.Params {
+			if strings.EqualFold(k, "time_zone") {
+				delete(dsn.Params, k) // Validate has checked that it says UTC
+			}
+		}
+		dsn.Params["time_zone"] = "'+00:00'"
+		// A write that waits for a row lock longer than the query timeout
+		// has already failed for its request; let the server give up on it
+		// too, rather than apply it once the lock is free.
+		if _, set := dsn.Params["innodb_lock_wait_timeout"]; !set && cfg.DBQueryTimeout > 0 {
+			dsn.Params["innodb_lock_wait_timeout"] = strconv.Itoa(int((cfg.DBQueryTimeout + time.Second - 1) / time.Second))
+		}
+		connector, err = mysql.NewConnector(dsn)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("sessionkit: SESSION_MYSQL_DSN: %s", scrubPassword(err.Error(), cfg.MySQLDSN))
+	}
+	return connector, fmt.Sprintf("MySQL %s(%s)/%s as %q", dsn.Net, dsn.Addr, dsn.DBName, dsn.User), nil
+}
+
+// knownNetwork reports whether the kit accepts a DSN's network. Any other
+// name is either a mistake that puts the password where the driver reads a
+// network ("user:password(host:3306)/db", the '@' missing: the driver then
+// dials the network "user:password" and says so in its error), or a network
+// registered with mysql.RegisterDialContext, which needs NewWithDB.
+func knownNetwork(name string) bool {
+	switch name {
+	case "tcp", "tcp4", "tcp6", "unix":
+		return true
+	}
+	return false
+}
+
+const passwordMask = "xxxxx"
+
+// dsnSecret returns the bounds, dsn[lo:hi], of the part of a DSN that is or
+// may be a password; lo == hi when there is none.
+//
+// In a DSN the kit accepts, that is the driver's password: between the
+// first ':' and the last '@' before the last '/'. In any other string the
+// writer's intent is unknown, so more is treated as secret:
+//
+//   - when the driver reads a network the kit refuses, everything from the
+//     first ':' to the end of that network (or to the last '@', if further),
+//     since "user:password(host)/db" lacks only its '@'; without a ':', the
+//     network itself;
+//   - when the driver cannot parse it, everything from the first ':' to the
+//     last '@' before the last '/' (or else the last '@' of all, since the
+//     password may hold the last '/'), or, without such an '@', to the end.
+func dsnSecret(dsn string) (lo, hi int) {
+	head := dsn // [user[:password]@][net[(addr)]]
+	if slash := strings.LastIndexByte(dsn, '/'); slash >= 0 {
+		head = dsn[:slash]
+	}
+	at := strings.LastIndexByte(head, '@')
+	colon := strings.IndexByte(dsn, ':')
+	lastAt := strings.LastIndexByte(dsn, '@')
+
+	cfg, err := mysql.ParseDSN(dsn)
+	if err == nil {
+		netStart, netEnd := at+1, len(head)
+		if i := strings.IndexByte(head[netStart:], '('); i >= 0 {
+			netEnd = netStart + i
+		}
+		if knownNetwork(cfg.Net) {
+			if at < 0 || colon < 0 || colon > at {
+				return 0, 0 // no password
+			}
+			return colon + 1, at
+		}
+		if colon < 0 || colon >= netEnd {
+			return netStart, netEnd
+		}
+		return colon + 1, max(netEnd, lastAt)
+	}
+
+	if colon < 0 {
+		return 0, 0
+	}
+	if at < 0 {
+		at = lastAt
+	}
+	if at > colon {
+		return colon + 1, at
+	}
+	return colon + 1, len(dsn)
+}
+
+// redactDSN masks the password of a DSN (see dsnSecret) for error messages
+// and logs.
+func redactDSN(dsn string) string {
+	lo, hi := dsnSecret(dsn)
+	if lo == hi {
+		return dsn
+	}
+	return dsn[:lo] + passwordMask + dsn[hi:]
+}
+
+// scrubPassword removes the DSN's password (see dsnSecret) from a driver
+// error message. If a fragment of it is still there (a malformed DSN can
+// make the driver quote part of the password as a database name), the
+// detail is withheld.
+func scrubPassword(msg, dsn string) string {
+	lo, hi := dsnSecret(dsn)
+	pw := dsn[lo:hi]
+	if pw == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, pw, passwordMask)
+	n := min(len(pw), 4)
+	for i := 0; i+n <= len(pw); i++ {
+		if strings.Contains(msg, pw[i:i+n]) {
+			return "details withheld: they would show part of the password"
+		}
+	}
+	return msg
+}
+
+// displayValue is a variable's value as errors may show it.
+func displayValue(name, value string) string {
+	if name == "SESSION_MYSQL_DSN" {
+		return redactDSN(value)
+	}
+	return value
+}
