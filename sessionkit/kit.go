@@ -179,14 +179,15 @@ func newKit(cfg Config, logger *slog.Logger) *Kit {
 
 // serveError is the session manager's ErrorFunc: it logs the error with
 // the request's method and path (never the cookie or the token) and
-// answers a plain 500.
+// answers a plain 500, without the headers the handler set.
 func (k *Kit) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	k.logger.ErrorContext(r.Context(), "sessionkit: session error",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	if g, ok := w.(*guardedWriter); ok {
-		http.Error(g.ResponseWriter, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		g.failed = true
-		return
+		g.fail()
+		w = g.ResponseWriter
+	} else {
+		resetHeader(w.Header(), nil) // kit.Manager.LoadAndSave, without Middleware
 	}
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }

@@ -12,8 +12,10 @@ import (
 // r.Use(kit.Middleware) in chi, kit.Middleware(mux) for net/http.
 //
 // A store error ends the request with a plain 500 and a log line (method,
-// path and error; never the token). Requests that arrive after Shutdown
-// has started get 503.
+// path and error; never the token). The 500 carries none of the headers
+// the handler set (a redirect's Location, its cookies, its Content-Type),
+// only those set before the middleware ran. Requests that arrive after
+// Shutdown has started get 503.
 func (k *Kit) Middleware(next http.Handler) http.Handler {
 	sessions := k.Manager.LoadAndSave(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -23,18 +25,41 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		defer k.requests.leave()
-		sessions.ServeHTTP(&guardedWriter{ResponseWriter: w}, r)
+		g := &guardedWriter{ResponseWriter: w}
+		if h := w.Header(); len(h) > 0 {
+			g.outer = h.Clone()
+		}
+		sessions.ServeHTTP(g, r)
 	})
 }
 
-// guardedWriter drops what the handler writes after the ErrorFunc has
-// answered. scs commits the session at the handler's first write and, when
+// guardedWriter lets the ErrorFunc answer as if the handler had written
+// nothing. scs commits the session at the handler's first write and, when
 // the commit fails, calls the ErrorFunc and then still passes the handler's
 // write on: without the guard, a page that shows data that was never saved
-// would follow the 500.
+// would follow the 500, and the 500 would carry the handler's headers, such
+// as a redirect's Location or a cookie.
 type guardedWriter struct {
 	http.ResponseWriter
+	outer  http.Header // the headers set before the middleware ran, or nil
 	failed bool
+}
+
+// fail restores the headers to what they were before the middleware ran
+// and drops whatever the handler writes from now on.
+func (g *guardedWriter) fail() {
+	resetHeader(g.Header(), g.outer)
+	g.failed = true
+}
+
+// resetHeader makes h hold exactly the fields of want.
+func resetHeader(h, want http.Header) {
+	for name := range h {
+		delete(h, name)
+	}
+	for name, values := range want {
+		h[name] = values
+	}
 }
 
 func (g *guardedWriter) WriteHeader(code int) {

@@ -43,3 +43,50 @@ func TestFailedCommitAnswersOnlyTheError(t *testing.T) {
 		t.Errorf("the log does not say why:\n%s", logs)
 	}
 }
+
+// TestFailedCommitDropsTheHandlersHeaders makes the commit of a redirect
+// fail (the table is dropped under the running kit): the 500 carries
+// neither the handler's Location, nor its cookies, nor its other headers,
+// but keeps those set before the middleware ran.
+func TestFailedCommitDropsTheHandlersHeaders(t *testing.T) {
+	t.Parallel()
+	environ := mysqlEnv(t, nil)
+	kit, _ := startKit(t, environ)
+	db := mysqltest.Open(t, environ["SESSION_MYSQL_DSN"])
+	if _, err := db.Exec("DROP TABLE sessions"); err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]http.HandlerFunc{
+		"/login": func(w http.ResponseWriter, r *http.Request) {
+			kit.Manager.Put(r.Context(), "user", "alice")
+			http.SetCookie(w, &http.Cookie{Name: "flash", Value: "welcome"})
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+			w.Header().Set("X-Handler", "set")
+			w.Header().Set("X-Outer", "changed by the handler")
+			http.Redirect(w, r, "/account", http.StatusSeeOther)
+		},
+	}
+	for _, router := range []string{"chi", "servemux"} {
+		outer := handlerFor(t, kit, router, routes)
+		srv, client := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Outer", "kept")
+			outer.ServeHTTP(w, r)
+		}))
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, body := get(t, client, srv, "/login")
+		if resp.StatusCode != http.StatusInternalServerError || body != "Internal Server Error\n" {
+			t.Errorf("%s: %d %q; want the ErrorFunc's 500 alone", router, resp.StatusCode, body)
+		}
+		for _, name := range []string{"Location", "Set-Cookie", "Cache-Control", "X-Handler"} {
+			if v := resp.Header.Values(name); len(v) > 0 {
+				t.Errorf("%s: the 500 carries the handler's %s: %q", router, name, v)
+			}
+		}
+		if got := resp.Header.Get("Content-Type"); got != "text/plain; charset=utf-8" {
+			t.Errorf("%s: Content-Type %q, want the error's text/plain", router, got)
+		}
+		if got := resp.Header.Get("X-Outer"); got != "kept" {
+			t.Errorf("%s: X-Outer %q, want the outer middleware's \"kept\"", router, got)
+		}
+	}
+}
