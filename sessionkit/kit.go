@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
 
@@ -182,7 +183,7 @@ func newKit(cfg Config, logger *slog.Logger) *Kit {
 // answers a plain 500, without the headers the handler set.
 func (k *Kit) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	k.logger.ErrorContext(r.Context(), "sessionkit: session error",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+		slog.String("method", r.Method), slog.String("path", loggedPath(r.URL.Path)), slog.Any("err", err))
 	if g, ok := w.(*guardedWriter); ok {
 		g.fail()
 		w = g.ResponseWriter
@@ -190,6 +191,24 @@ func (k *Kit) serveError(w http.ResponseWriter, r *http.Request, err error) {
 		resetHeader(w.Header(), nil) // kit.Manager.LoadAndSave, without Middleware
 	}
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+// maxLoggedPath bounds what a log line shows of a request's path: the
+// client chooses it, and a URL of a megabyte must not make a megabyte of log.
+const maxLoggedPath = 200
+
+// loggedPath is path as the log shows it: whole up to maxLoggedPath bytes,
+// else its first maxLoggedPath bytes (cut between two UTF-8 characters) and
+// its full length.
+func loggedPath(path string) string {
+	if len(path) <= maxLoggedPath {
+		return path
+	}
+	cut := maxLoggedPath
+	for cut > 0 && !utf8.RuneStart(path[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", path[:cut], len(path))
 }
 
 // Ready reports whether the database answers a ping within ctx, for a

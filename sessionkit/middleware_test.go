@@ -90,3 +90,36 @@ func TestFailedCommitDropsTheHandlersHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorLogBoundsThePath sends a request with a path of 100 kB whose
+// session cannot be saved: the error's log line shows the start of the
+// path and its length, not all of it.
+func TestErrorLogBoundsThePath(t *testing.T) {
+	t.Parallel()
+	environ := mysqlEnv(t, nil)
+	kit, logs := startKit(t, environ)
+	db := mysqltest.Open(t, environ["SESSION_MYSQL_DSN"])
+	if _, err := db.Exec("DROP TABLE sessions"); err != nil {
+		t.Fatal(err)
+	}
+	srv, client := serve(t, kit.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kit.Manager.Put(r.Context(), "k", "v")
+		io.WriteString(w, "ok")
+	})))
+	path := "/" + strings.Repeat("a", 100_000)
+	if resp, _ := get(t, client, srv, path); resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", resp.StatusCode)
+	}
+	var line string
+	for l := range strings.Lines(logs.String()) {
+		if strings.Contains(l, "session error") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatalf("no session error logged:\n%.2000s", logs)
+	}
+	if len(line) > 1000 || !strings.Contains(line, "/aaaa") || !strings.Contains(line, "(100001 bytes)") {
+		t.Errorf("log line of %d bytes; want under 1000 with the path's start and length:\n%.2000s", len(line), line)
+	}
+}
