@@ -73,5 +73,11 @@
 //
 // The other order would close the pool while the server still takes
 // requests, which Kit.Middleware then answers with 503.
-
+//
+// # Statistics
+//
+// Kit.Stats returns the store's counters, and Kit.Vars the same as a map
+// for expvar or a log line:
+//
+//	expvar.Publish("sessionkit", expvar.Func(func() any { return kit.Vars() }))
 package sessionkit
