@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,7 +23,9 @@ import (
 //     session are applied in the order they were made, and the calls
 //     queued behind a locked row wait without taking a slot;
 //   - every call waits at most until its own context ends (bounded by
-//     QueryTimeout from the moment it was made), queued or running.
+//     QueryTimeout from the moment it was made), queued or running; a
+//     write cancelled while the server may still apply it keeps its token
+//     fenced until the server's bound on it has passed (doubtWindow).
 const (
 	batchMaxRows  = 64
 	batchMaxBytes = 1 << 20
@@ -54,7 +57,10 @@ type op struct {
 	expiry string // to write
 	found  bool
 	err    error
-	done   chan struct{} // closed once err and the result are set; nil inline
+	// doubt: the op's statement was cancelled while the server may still
+	// run it; its token stays fenced for a while (see doubtWindow).
+	doubt bool
+	done  chan struct{} // closed once err and the result are set; nil inline
 }
 
 // batcher queues ops of one kind and runs them in batches.
@@ -62,15 +68,20 @@ type batcher struct {
 	maxInflight int  // statements that hold a slot at once
 	maxRows     int  // sessions per statement: batchMaxRows, or 1 unbatched
 	fence       bool // one running statement per token, in call order
-	inline      bool // a call that finds a free slot runs in its own goroutine
+	inline      bool // a call that finds a free slot (and no fence) runs in its own goroutine
 	run         func(batch []*op)
 	wrap        func(error) error // adds the operation and table to an error
 	stmts       []lazyStmt        // one per batchSizes entry
 
+	// doubtWindow is how long a token stays fenced after its statement was
+	// cancelled with the server perhaps still running it (0: not at all).
+	doubtWindow func() time.Duration
+
 	mu         sync.Mutex
 	queue      []*op
 	inflight   int
-	running    map[string]int // fence: running ops by token
+	running    map[string]int // fence: running (or in doubt) ops by token
+	doubts     map[*time.Timer]bool
 	closed     bool
 	calls      int64
 	statements int64
@@ -79,7 +90,7 @@ type batcher struct {
 
 func newBatcher(maxInflight, maxRows int, query func(rows int, d dialect) string, run func([]*op), wrap func(error) error) *batcher {
 	b := &batcher{maxInflight: maxInflight, maxRows: maxRows, run: run, wrap: wrap,
-		stmts: make([]lazyStmt, len(batchSizes)), running: map[string]int{}}
+		stmts: make([]lazyStmt, len(batchSizes)), running: map[string]int{}, doubts: map[*time.Timer]bool{}}
 	for i, n := range batchSizes {
 		b.stmts[i].build = func(d dialect) string { return query(n, d) }
 	}
@@ -97,11 +108,14 @@ func (b *batcher) do(o *op) error {
 		return b.wrap(ErrClosed)
 	}
 	b.calls++
-	if b.inline && b.inflight < b.maxInflight {
+	if b.inline && b.inflight < b.maxInflight && !b.fencedLocked(o.token) {
 		// A free slot: run o here, under its caller's context, as an
 		// unbatched call would, with no goroutine to hand over to.
 		b.inflight++
 		b.statements++
+		if b.fence {
+			b.running[o.token]++
+		}
 		b.mu.Unlock()
 		if b.execute([]*op{o}) {
 			b.mu.Lock()
@@ -149,6 +163,23 @@ func (b *batcher) kickLocked() {
 func (b *batcher) releaseLocked() {
 	b.inflight--
 	b.kickLocked()
+}
+
+// fencedLocked reports whether a write of token must wait: an earlier write
+// of it is running or queued.
+func (b *batcher) fencedLocked(token string) bool {
+	if !b.fence {
+		return false
+	}
+	if b.running[token] > 0 {
+		return true
+	}
+	for _, o := range b.queue {
+		if o.token == token {
+			return true
+		}
+	}
+	return false
 }
 
 // runnableLocked reports whether a queued op may start now.
@@ -241,6 +272,7 @@ func (b *batcher) takeLocked() []*op {
 // execute runs a batch while holding a slot, and reports whether it still
 // holds it: a statement that runs longer than slowStatement gives it up.
 func (b *batcher) execute(batch []*op) (held bool) {
+	start := time.Now()
 	released := false
 	slow := time.AfterFunc(slowStatement, func() {
 		b.mu.Lock()
@@ -255,6 +287,7 @@ func (b *batcher) execute(batch []*op) (held bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	held, released = !released, true
+	var doubtful []string
 	for _, o := range batch {
 		if o.err != nil && isContextError(o.err) && o.ctx.Err() != nil {
 			// The statement was cancelled because its callers had gone:
@@ -262,7 +295,9 @@ func (b *batcher) execute(batch []*op) (held bool) {
 			o.err = b.wrap(o.ctx.Err())
 		}
 		if b.fence {
-			if b.running[o.token]--; b.running[o.token] == 0 {
+			if o.doubt {
+				doubtful = append(doubtful, o.token) // stays fenced
+			} else if b.running[o.token]--; b.running[o.token] == 0 {
 				delete(b.running, o.token)
 			}
 		}
@@ -270,10 +305,35 @@ func (b *batcher) execute(batch []*op) (held bool) {
 			close(o.done)
 		}
 	}
+	if len(doubtful) > 0 {
+		b.doubtLocked(doubtful, time.Until(start.Add(b.doubtWindow())))
+	}
 	if b.fence {
 		b.kickLocked() // a write fenced behind this batch may run now
 	}
 	return held
+}
+
+// doubtLocked keeps tokens fenced for d: their statement was cancelled on
+// this side, and the server may still apply it until then. A later write of
+// the same session waits, so that it cannot be overtaken by the earlier one.
+func (b *batcher) doubtLocked(tokens []string, d time.Duration) {
+	var t *time.Timer
+	t = time.AfterFunc(max(d, 0), func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if !b.doubts[t] {
+			return // stopped by close
+		}
+		delete(b.doubts, t)
+		for _, token := range tokens {
+			if b.running[token]--; b.running[token] == 0 {
+				delete(b.running, token)
+			}
+		}
+		b.kickLocked()
+	})
+	b.doubts[t] = true
 }
 
 // close fails what is queued with ErrClosed and waits for the drainers.
@@ -282,6 +342,10 @@ func (b *batcher) close() {
 	b.closed = true
 	queued := b.queue
 	b.queue = nil
+	for t := range b.doubts {
+		t.Stop()
+	}
+	clear(b.doubts)
 	b.mu.Unlock()
 	for _, o := range queued {
 		o.err = b.wrap(ErrClosed)
@@ -309,46 +373,28 @@ func sizeFor(n int) int {
 	return i
 }
 
-// batchContext returns the context a batch's statement runs under. It ends
+// batchContext returns the context a batch's statement runs under: it ends
 // when every caller in the batch has gone (each caller's context is bounded
-// by QueryTimeout from its call), or when the store is closed; but not
-// before linger has passed since the statement started, so that a write
-// whose callers have gone can still learn from the server how it ended (see
-// runWrites).
-func (s *Store) batchContext(batch []*op, linger time.Duration) (context.Context, context.CancelFunc) {
-	if len(batch) == 1 && linger == 0 {
+// by QueryTimeout from its call), or when the store is closed.
+func (s *Store) batchContext(batch []*op) (context.Context, context.CancelFunc) {
+	if len(batch) == 1 {
 		return batch[0].ctx, func() {}
 	}
 	ctx, cancel := context.WithCancel(s.closing)
-	start := time.Now()
-	var mu sync.Mutex
-	left := len(batch)
-	var lingering *time.Timer
-	gone := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if left--; left > 0 {
-			return
-		}
-		if d := linger - time.Since(start); d > 0 {
-			lingering = time.AfterFunc(d, cancel)
-			return
-		}
-		cancel()
-	}
+	var left atomic.Int32
+	left.Store(int32(len(batch)))
 	stops := make([]func() bool, len(batch))
 	for i, o := range batch {
-		stops[i] = context.AfterFunc(o.ctx, gone)
+		stops[i] = context.AfterFunc(o.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel()
+			}
+		})
 	}
 	return ctx, func() {
 		for _, stop := range stops {
 			stop()
 		}
-		mu.Lock()
-		if lingering != nil {
-			lingering.Stop()
-		}
-		mu.Unlock()
 		cancel()
 	}
 }

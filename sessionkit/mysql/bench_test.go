@@ -11,7 +11,7 @@ import (
 // MaxInflight (0: no batching).
 func BenchmarkCommitParallel(b *testing.B) {
 	for _, g := range []int{1, 16} {
-		for _, cc := range []int{-1, 1, 2, 4, 8} {
+		for _, cc := range []int{0, 1, 2, 4, 8} {
 			b.Run(fmt.Sprintf("goroutines=%d/MaxInflight=%d", g, cc), func(b *testing.B) {
 				db := newDB(b, []string{recommendedTable})
 				db.SetMaxOpenConns(32)

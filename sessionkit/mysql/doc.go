@@ -108,13 +108,15 @@
 // Writes of one session made through one Store are applied in the order in
 // which they were called, whatever their callers' deadlines: a Delete (a
 // logout) is never undone by an earlier Commit of the same session, even one
-// that had already failed for its caller. A write statement is not
-// abandoned when its callers have gone: on MariaDB every write carries a
-// server-side bound (max_statement_time, one second) that ends a lock wait,
-// and the store waits for the server's answer before it sends the next write
-// of that session. So a Commit that returned a context error may still have
-// been applied, at most about a second later, but never after a later write
-// of the same session.
+// that had already failed for its caller. A write whose callers have all
+// gone is cancelled, but the server may still apply it: the driver closes
+// the connection, and a statement waiting for a row lock goes on waiting.
+// On MariaDB every write therefore carries a server-side bound
+// (max_statement_time, one second) that ends a lock wait, and the store
+// holds the session's later writes back until that bound has passed. So a
+// Commit that returned a context error may still have been applied, at
+// most about a second after it was sent, but never after a later write of
+// the same session.
 //
 // Across stores (replicas of a service), the server orders writes of one
 // row by its row lock; what holds there is the same bound: on MariaDB a
@@ -139,8 +141,8 @@
 // # Closing
 //
 // Close stops the cleanup, fails calls still queued with ErrClosed, cancels
-// and waits for the statements still running, and closes the prepared
-// statements; the *sql.DB stays open. StopCleanup stops only the cleanup, as
+// the batched statements still running and waits for the store's
+// goroutines, and closes the prepared statements; the *sql.DB stays open. StopCleanup stops only the cleanup, as
 // scs's mysqlstore does.
 //
 // # Cleanup

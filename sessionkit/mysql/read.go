@@ -10,7 +10,7 @@ import (
 // runReads runs a batch of Finds, under a context that ends when every
 // caller in it has gone.
 func (s *Store) runReads(batch []*op) {
-	ctx, cancel := s.batchContext(batch, 0)
+	ctx, cancel := s.batchContext(batch)
 	defer cancel()
 	if err := s.readBatch(ctx, batch); err != nil {
 		for _, o := range batch {

@@ -165,7 +165,7 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	s.reads.inline = true
 	s.writes = newBatcher(inflight, rows, s.q.upsert, s.runWrites,
 		func(err error) error { return s.wrap("commit", err) })
-	s.writes.fence = true
+	s.writes.inline, s.writes.fence, s.writes.doubtWindow = true, true, s.doubtWindow
 	if cfg.CleanupInterval > 0 {
 		s.startCleanup(cfg.CleanupInterval)
 	}

@@ -12,12 +12,11 @@ import (
 // certification conflict (an upsert or a delete is safe to repeat).
 const deadlockRetries = 3
 
-// linger is how long a write statement runs on after its callers have gone:
-// on MariaDB the server ends it within writeLockBound, so waiting a little
-// longer tells the store how it ended, and a later write of the same
-// session is not sent before it has. Elsewhere the server gives no such
-// bound and the statement is cancelled as soon as its callers have gone.
-func (s *Store) linger() time.Duration {
+// doubtWindow is how long after a write statement started the server may
+// still apply it, once the store has cancelled it: on MariaDB its
+// max_statement_time and a margin for the round trip; elsewhere the server
+// gives no bound, and the store does not wait.
+func (s *Store) doubtWindow() time.Duration {
 	if dialect(s.dialect.Load()) == dialectMariaDB {
 		return writeLockBound + 250*time.Millisecond
 	}
@@ -55,6 +54,9 @@ func (r row) last() *op { return r.ops[len(r.ops)-1] }
 // rowsOf groups commits by token, in token order, so that two batches lock
 // rows in the same order.
 func rowsOf(batch []*op) []row {
+	if len(batch) == 1 {
+		return []row{{ops: batch}}
+	}
 	index := make(map[string]int, len(batch))
 	var rows []row
 	for _, o := range batch {
@@ -71,6 +73,9 @@ func rowsOf(batch []*op) []row {
 }
 
 func opsOf(rows []row) []*op {
+	if len(rows) == 1 {
+		return rows[0].ops
+	}
 	var ops []*op
 	for _, r := range rows {
 		ops = append(ops, r.ops...)
@@ -97,10 +102,16 @@ func (s *Store) commitRows(rows []row) {
 		return
 	}
 	ops := opsOf(rows)
-	ctx, cancel := s.batchContext(ops, s.linger())
+	ctx, cancel := s.batchContext(ops)
 	defer cancel()
 	err := s.upsert(ctx, rows)
 	if err == nil {
+		return
+	}
+	if isContextError(err) {
+		for _, o := range ops {
+			o.doubt, o.err = true, s.wrap("commit", err)
+		}
 		return
 	}
 	if n > 1 && serverError(err) != 0 {
@@ -183,11 +194,12 @@ func (s *Store) upsert(ctx context.Context, rows []row) error {
 
 // retry runs exec again after a deadlock (a few times), and after a lock
 // wait that ran out of time when single (a statement of several sessions is
-// split instead, to find the locked one), as long as ctx lasts.
+// split instead, to find the locked one), as long as ctx lasts and the store
+// is open.
 func (s *Store) retry(ctx context.Context, single bool, exec func() error) error {
 	for deadlocks := 0; ; {
 		err := exec()
-		if err == nil || !isRetryable(err) || ctx.Err() != nil {
+		if err == nil || !isRetryable(err) || ctx.Err() != nil || s.closing.Err() != nil {
 			return err
 		}
 		if serverError(err) == erLockDeadlock {
@@ -202,14 +214,13 @@ func (s *Store) retry(ctx context.Context, single bool, exec func() error) error
 
 // deleteOne runs a Delete.
 func (s *Store) deleteOne(o *op) {
-	ctx, cancel := s.batchContext([]*op{o}, s.linger())
-	defer cancel()
-	stmt, err := s.prepare(ctx, &s.del)
+	stmt, err := s.prepare(o.ctx, &s.del)
 	if err == nil {
-		err = s.retry(ctx, true, func() error {
-			_, err := stmt.ExecContext(ctx, o.token, o.token)
+		err = s.retry(o.ctx, true, func() error {
+			_, err := stmt.ExecContext(o.ctx, o.token, o.token)
 			return err
 		})
+		o.doubt = isContextError(err)
 	}
 	if err != nil {
 		o.err = s.wrap("delete", err)
