@@ -31,7 +31,7 @@ func TestStopCleanupWhenDisabledOrNeverStarted(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, []string{recommendedTable})
 	NewWithCleanupInterval(db, 0).StopCleanup()
-	s, err := NewWithConfig(db, Config{DisableCleanup: true})
+	s, err := NewWithConfig(db, noCleanup())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestStopCleanupDuringLongPass(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, []string{recommendedTable})
 	insertRows(t, db, "expired", 10, -time.Minute)
-	s := newCleanupStore(t, db, Config{})
+	s := newCleanupStore(t, db, nil)
 	started := make(chan struct{})
 	var once sync.Once
 	s.cleanup.onPass = func(start bool) {
