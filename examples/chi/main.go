@@ -24,8 +24,9 @@
 //	POST /logout      destroys the session
 //	GET  /healthz     200 when the database answers, 503 when it does not
 //	GET  /debug/vars  with DEBUG_VARS=true only: expvar's JSON, with the session
-//	                  store's cleanup statistics ("sessionkit") and the number
-//	                  of goroutines ("goroutines"); keep it off the public internet
+//	                  store's counters ("sessionkit", from kit.Vars) and the
+//	                  number of goroutines ("goroutines"); keep it off the
+//	                  public internet
 //
 // Logs are JSON lines on stderr. SIGINT or SIGTERM stops the server
 // gracefully: in-flight requests finish, then the sessions are shut down.
@@ -134,13 +135,14 @@ func run(logger *slog.Logger, opts options) error {
 	// while the database is down.
 	r.Get("/healthz", healthz(kit))
 
-	// With DEBUG_VARS=true, GET /debug/vars shows the session cleanup
-	// statistics, the goroutine count and Go's memory statistics as JSON, for
+	// With DEBUG_VARS=true, GET /debug/vars shows the session store's
+	// counters, the goroutine count and Go's memory statistics as JSON, for
 	// dashboards and alerts. Like /healthz it needs no session. It tells
 	// anyone who asks about the process: serve it on an internal network
 	// only, never to the public internet.
 	if opts.debugVars {
-		publishVars(kit)
+		expvar.Publish("sessionkit", expvar.Func(func() any { return kit.Vars() }))
+		expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
 		r.Get("/debug/vars", expvar.Handler().ServeHTTP)
 	}
 
@@ -201,46 +203,6 @@ func run(logger *slog.Logger, opts options) error {
 		logger.Info("stopped")
 	}
 	return err
-}
-
-// publishVars publishes, for expvar's /debug/vars, the session store's
-// cleanup statistics as "sessionkit" and the number of goroutines as
-// "goroutines", next to expvar's own "cmdline" and "memstats".
-func publishVars(kit *sessionkit.Kit) {
-	expvar.Publish("sessionkit", expvar.Func(func() any { return cleanupVarsOf(kit) }))
-	expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
-}
-
-// cleanupVars is kit.Stats() as /debug/vars shows it. The counters only grow;
-// last_* describe the most recent pass that ran on this replica.
-type cleanupVars struct {
-	Passes         int64   `json:"passes"`       // passes run, including failed ones
-	Skipped        int64   `json:"skipped"`      // passes skipped: another replica held the lock
-	Errors         int64   `json:"errors"`       // passes that failed
-	RowsDeleted    int64   `json:"rows_deleted"` // expired sessions deleted
-	Statements     int64   `json:"statements"`   // DELETE statements run
-	LastStart      string  `json:"last_start"`   // RFC 3339, empty before the first pass
-	LastDurationMS float64 `json:"last_duration_ms"`
-	LastError      string  `json:"last_error"` // empty when the last pass succeeded
-}
-
-func cleanupVarsOf(kit *sessionkit.Kit) cleanupVars {
-	s := kit.Stats()
-	v := cleanupVars{
-		Passes:         s.Passes,
-		Skipped:        s.Skipped,
-		Errors:         s.Errors,
-		RowsDeleted:    s.RowsDeleted,
-		Statements:     s.Statements,
-		LastDurationMS: float64(s.LastDuration) / float64(time.Millisecond),
-	}
-	if !s.LastStart.IsZero() {
-		v.LastStart = s.LastStart.UTC().Format(time.RFC3339Nano)
-	}
-	if s.LastError != nil {
-		v.LastError = s.LastError.Error()
-	}
-	return v
 }
 
 // shutdownSessions stops the store's background cleanup and closes the

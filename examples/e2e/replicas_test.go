@@ -158,8 +158,8 @@ func TestReplicasKeepEveryVisitAndTakeTurnsCleaning(t *testing.T) {
 	replicasWithPasses := 0
 	for i, v := range stats {
 		s := v.Sessionkit
-		t.Logf("replica %d: passes %d, skipped %d, errors %d, rows_deleted %d, statements %d, last pass %.1fms",
-			i, s.Passes, s.Skipped, s.Errors, s.RowsDeleted, s.Statements, s.LastDurationMS)
+		t.Logf("replica %d: passes %d, skipped %d, errors %d, rows_deleted %d, statements %d, last pass %.3fs",
+			i, s.Passes, s.Skipped, s.Errors, s.RowsDeleted, s.Statements, s.LastDurationSeconds)
 		if s.Errors != 0 {
 			t.Errorf("replica %d: %d failed cleanup passes, last error %q", i, s.Errors, s.LastError)
 		}

@@ -68,9 +68,9 @@ func TestDebugVarsShowCleanupStatistics(t *testing.T) {
 				s.Errors, s.LastError, s.Skipped)
 		}
 		last, err := time.Parse(time.RFC3339Nano, s.LastStart)
-		if err != nil || last.Before(seeded.Add(-time.Second)) || s.LastDurationMS < 0 {
-			t.Errorf("last_start %q, last_duration_ms %v: want a pass started after the seeding (%v)",
-				s.LastStart, s.LastDurationMS, err)
+		if err != nil || last.Before(seeded.Add(-time.Second)) || s.LastDurationSeconds < 0 {
+			t.Errorf("last_start %q, last_duration_seconds %v: want a pass started after the seeding (%v)",
+				s.LastStart, s.LastDurationSeconds, err)
 		}
 		if n, err := countExpired(ctx, db); err != nil || n != 0 {
 			t.Errorf("%d expired sessions left (%v), want 0", n, err)
