@@ -53,8 +53,9 @@ func ExampleFromEnv_chi() {
 	}()
 	<-ctx.Done()
 
-	// The server first, then the kit.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// The server first, then the kit, in one budget under the 10s that
+	// docker stop waits.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 9*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		slog.Error("http shutdown", "err", err)
@@ -91,7 +92,7 @@ func ExampleFromEnv_nethttp() {
 	}()
 	<-ctx.Done()
 
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 9*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
 	kit.Shutdown(shutdownCtx)

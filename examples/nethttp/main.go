@@ -29,7 +29,8 @@
 //	                  public internet
 //
 // Logs are JSON lines on stderr. SIGINT or SIGTERM stops the server
-// gracefully: in-flight requests finish, then the sessions are shut down.
+// gracefully within 9s: in-flight requests finish, then the sessions are shut
+// down.
 package main
 
 import (
@@ -56,10 +57,12 @@ import (
 	"sessionkit.dev/sessionkit"
 )
 
-// shutdownTimeout bounds how long in-flight requests may take to finish after
-// SIGINT or SIGTERM. Keep it below your orchestrator's grace period (docker
-// stop waits 10s, Kubernetes 30s, before they kill the process).
-const shutdownTimeout = 8 * time.Second
+// shutdownTimeout is the one budget of the graceful shutdown after SIGINT or
+// SIGTERM, shared by the HTTP server (in-flight requests finish) and the
+// sessions (the last ones are saved, the pool is closed). Keep it below your
+// orchestrator's grace period: docker stop kills the process after 10s,
+// Kubernetes after 30s (terminationGracePeriodSeconds).
+const shutdownTimeout = 9 * time.Second
 
 func main() {
 	opts, err := loadOptions()
@@ -171,7 +174,7 @@ func run(logger *slog.Logger, opts options) error {
 
 	ln, err := net.Listen("tcp", opts.addr)
 	if err != nil {
-		return errors.Join(err, shutdownSessions(kit))
+		return errors.Join(err, shutdownSessions(context.Background(), kit))
 	}
 	logger.Info("listening", "addr", ln.Addr().String())
 
@@ -180,13 +183,14 @@ func run(logger *slog.Logger, opts options) error {
 
 	select {
 	case err := <-serveErr:
-		return errors.Join(err, shutdownSessions(kit))
+		return errors.Join(err, shutdownSessions(context.Background(), kit))
 	case <-ctx.Done():
 	}
 	stop() // from here on a second Ctrl-C kills the process at once
 
 	// Stop accepting connections and let in-flight requests finish; they
-	// still load and save sessions, so the kit is shut down after them.
+	// still load and save sessions, so the kit is shut down after them, in
+	// what is left of the same budget.
 	logger.Info("shutting down", "timeout", shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -194,17 +198,18 @@ func run(logger *slog.Logger, opts options) error {
 	if err != nil {
 		err = errors.Join(err, srv.Close())
 	}
-	err = errors.Join(err, shutdownSessions(kit))
+	err = errors.Join(err, shutdownSessions(shutdownCtx, kit))
 	if err == nil {
 		logger.Info("stopped")
 	}
 	return err
 }
 
-// shutdownSessions stops the store's background cleanup and closes the
-// database pool.
-func shutdownSessions(kit *sessionkit.Kit) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// shutdownSessions waits for the last sessions to be saved, then closes the
+// session store and the database pool, within ctx and at most
+// shutdownTimeout.
+func shutdownSessions(ctx context.Context, kit *sessionkit.Kit) error {
+	ctx, cancel := context.WithTimeout(ctx, shutdownTimeout)
 	defer cancel()
 	return kit.Shutdown(ctx)
 }
