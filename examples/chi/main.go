@@ -28,9 +28,9 @@
 //	                  number of goroutines ("goroutines"); keep it off the
 //	                  public internet
 //
-// Logs are JSON lines on stderr. SIGINT or SIGTERM stops the server
-// gracefully within 9s: in-flight requests finish, then the sessions are shut
-// down.
+// Logs are JSON lines on stderr; a path is logged up to its first 200 bytes.
+// SIGINT or SIGTERM stops the server gracefully within 9s: in-flight requests
+// finish, then the sessions are shut down.
 package main
 
 import (
@@ -51,6 +51,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/go-chi/chi/v5"
@@ -302,8 +303,8 @@ func healthz(kit *sessionkit.Kit) http.HandlerFunc {
 }
 
 func serverError(w http.ResponseWriter, r *http.Request, err error) {
-	slog.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err,
-		"request_id", middleware.GetReqID(r.Context()))
+	slog.ErrorContext(r.Context(), "request failed", "path", clipped(r.URL.Path), "err", err,
+		"request_id", clipped(middleware.GetReqID(r.Context())))
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 
@@ -316,9 +317,9 @@ func logRequests(logger *slog.Logger) func(http.Handler) http.Handler {
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			defer func() {
 				logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-					slog.String("request_id", middleware.GetReqID(r.Context())),
-					slog.String("method", r.Method),
-					slog.String("path", r.URL.Path),
+					slog.String("request_id", clipped(middleware.GetReqID(r.Context()))),
+					slog.String("method", clipped(r.Method)),
+					slog.String("path", clipped(r.URL.Path)),
 					slog.Int("status", cmp.Or(ww.Status(), http.StatusOK)),
 					slog.Int("bytes", ww.BytesWritten()),
 					slog.Duration("duration", time.Since(start)))
@@ -326,4 +327,22 @@ func logRequests(logger *slog.Logger) func(http.Handler) http.Handler {
 			next.ServeHTTP(ww, r)
 		})
 	}
+}
+
+// maxLogged bounds what a log line shows of a value the client chooses (the
+// path, the method, a request ID): a URL of a megabyte must not make a
+// megabyte of log.
+const maxLogged = 200
+
+// clipped is s as the log shows it: whole up to maxLogged bytes, else its
+// first maxLogged bytes (cut between two UTF-8 characters) and its length.
+func clipped(s string) string {
+	if len(s) <= maxLogged {
+		return s
+	}
+	cut := maxLogged
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", s[:cut], len(s))
 }
