@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,8 +57,18 @@ type cleanup struct {
 	onPass   func(start bool) // called as a pass starts and ends, for tests
 	onBatch  func(rows int64) // called after each DELETE, for tests
 
+	holder      string // this store's name in the lease table
+	leaseWarned atomic.Bool
+
 	mu    sync.Mutex
 	stats Stats
+}
+
+// warnOnce logs msg the first time only.
+func (s *Store) warnOnce(done *atomic.Bool, msg string, args ...any) {
+	if done.CompareAndSwap(false, true) {
+		s.log().Warn(msg, append([]any{"table", s.table.quoted}, args...)...)
+	}
 }
 
 func (s *Store) startCleanup(interval time.Duration) {
@@ -148,12 +159,29 @@ func (s *Store) cleanupPass(ctx context.Context) {
 	if err == nil {
 		defer s.unlock(conn, name)
 	}
+	var held *lease
+	if s.onCluster(ctx) {
+		held, err = s.acquireLease(ctx, conn)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			s.warnOnce(&s.cleanup.leaseWarned, "sessionkit/mysql: cleanup runs with GET_LOCK alone, which is local to one cluster node", "err", err)
+		case held == nil:
+			s.cleanup.mu.Lock()
+			s.cleanup.stats.Skipped++
+			s.cleanup.mu.Unlock()
+			return
+		default:
+			defer held.release()
+		}
+	}
 	if f := s.cleanup.onPass; f != nil {
 		f(true)
 		defer f(false)
 	}
 	start := time.Now()
-	n, err := s.deleteExpired(ctx, conn)
+	n, err := s.deleteExpired(ctx, conn, held)
 	if ctx.Err() != nil {
 		return // stopped: not an error worth logging
 	}
@@ -246,14 +274,22 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 		return 0, s.wrap("delete expired", err)
 	}
 	defer conn.Close()
-	return s.deleteExpired(ctx, conn)
+	return s.deleteExpired(ctx, conn, nil)
 }
 
-func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn) (int64, error) {
+// deleteExpired deletes batches until none is full, renewing held (if any)
+// as it goes; it stops early, without an error, if the lease was lost.
+func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease) (int64, error) {
 	var total int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
+		}
+		if ok, err := held.renew(ctx); err != nil {
+			return total, s.wrap("renewing the cleanup lease", err)
+		} else if !ok {
+			s.log().Warn("sessionkit/mysql: cleanup lease lost to another replica; this pass stops", "table", s.table.quoted)
+			return total, nil
 		}
 		res, err := s.deleteBatch(ctx, conn)
 		if err != nil {

@@ -15,6 +15,7 @@ type queries struct {
 	createTable        string
 	columns            string
 	indexes            string
+	leaseTableExists   string
 }
 
 // dialect is the form in which the server takes the store's writes with a
@@ -64,6 +65,7 @@ func newQueries(t tableName, batch int) queries {
 			")",
 		columns: "SELECT LOWER(COLUMN_NAME), LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, COLLATION_NAME " +
 			"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = ?",
+		leaseTableExists: "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = '" + leaseTableName + "'",
 		indexes: "SELECT COUNT(*) FROM information_schema.STATISTICS " +
 			"WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = ? AND LOWER(COLUMN_NAME) = 'expiry' AND SEQ_IN_INDEX = 1",
 	}
@@ -96,7 +98,24 @@ func (q queries) delete(d dialect) string {
 
 // findMany reads rows sessions in one statement. It does not compare tokens
 // exactly: the caller keeps only byte-for-byte equal ones.
-func (q queries) findMany(rows int) string {
-	return "SELECT token, data FROM " + q.table + " WHERE token IN (" +
-		strings.TrimSuffix(strings.Repeat("?,", rows), ",") + ") AND expiry > UTC_TIMESTAMP(6)"
+func (q queries) findMany(rows int, d dialect, causal bool) string {
+	return causalRead(d, causal, "SELECT token, data FROM "+q.table+" WHERE token IN ("+
+		strings.TrimSuffix(strings.Repeat("?,", rows), ",")+") AND expiry > UTC_TIMESTAMP(6)")
+}
+
+// findOne reads one session.
+func (q queries) findOne(d dialect, causal bool) string {
+	return causalRead(d, causal, q.find)
+}
+
+// causalRead makes a read on a Galera node wait until the node has applied
+// every write the cluster committed before it (wsrep_sync_wait=1), so that a
+// session written through one node is read as written through any other.
+// Only MariaDB takes it per statement; elsewhere the pool must set it (see
+// CheckSchema).
+func causalRead(d dialect, causal bool, query string) string {
+	if causal && d == dialectMariaDB {
+		return "SET STATEMENT wsrep_sync_wait=1 FOR " + query
+	}
+	return query
 }

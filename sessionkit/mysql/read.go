@@ -23,6 +23,9 @@ func (s *Store) runReads(batch []*op) {
 // may match a token by its column's collation; only a byte-for-byte equal
 // token counts as found.
 func (s *Store) readBatch(ctx context.Context, batch []*op) error {
+	if err := s.checkCluster(ctx); err != nil {
+		return s.wrap("find", err)
+	}
 	if len(batch) == 1 {
 		o := batch[0]
 		var err error

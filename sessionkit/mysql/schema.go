@@ -171,6 +171,11 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	if indexed == 0 {
 		warnings = append(warnings, "no index starts with the expiry column, so every cleanup pass scans the whole table")
 	}
+	clusterWarnings, err := s.clusterWarnings(ctx)
+	if err != nil {
+		return fmt.Errorf("sessionkit/mysql: checking %s: %w", s.table.quoted, err)
+	}
+	warnings = append(warnings, clusterWarnings...)
 	for _, w := range warnings {
 		s.log().Warn("sessionkit/mysql: "+w, "table", s.table.quoted)
 	}

@@ -54,6 +54,12 @@ type Config struct {
 	// so that every call has a statement of its own.
 	MaxInflight int
 
+	// PoolSetsSyncWait leaves the consistency of session reads on a Galera
+	// node to the pool's own wsrep_sync_wait. Without it the store makes
+	// each session read causal itself (see the package docs); sessionkit
+	// sets it when the DSN sets wsrep_sync_wait.
+	PoolSetsSyncWait bool
+
 	// Logger receives cleanup errors and schema warnings (slog.Default() if
 	// nil).
 	Logger *slog.Logger
@@ -81,7 +87,9 @@ type Store struct {
 	logger *slog.Logger
 
 	q             queries // every statement on the table
+	lq            leaseQueries
 	dialect       atomic.Int32
+	cluster       atomic.Int32 // clusterUnknown until the server was asked
 	find, all     lazyStmt
 	del           lazyStmt
 	reads, writes *batcher
@@ -154,13 +162,16 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	s := &Store{db: db, table: table, cfg: cfg, logger: cfg.Logger}
 	s.closing, s.close = context.WithCancel(context.Background())
 	s.q = newQueries(table, cfg.CleanupBatchSize)
-	s.find, s.all = fixedStmt(s.q.find), fixedStmt(s.q.all)
+	s.lq = newLeaseQueries(table)
+	s.cleanup.holder = newHolder()
+	s.find.build = func(d dialect) string { return s.q.findOne(d, s.causalReads()) }
+	s.all = fixedStmt(s.q.all)
 	s.del.build = s.q.delete
 	inflight, rows := cfg.MaxInflight, batchMaxRows
 	if inflight == 0 { // unbatched: a statement for every call, at once
 		inflight, rows = math.MaxInt, 1
 	}
-	s.reads = newBatcher(inflight, rows, func(n int, _ dialect) string { return s.q.findMany(n) }, s.runReads,
+	s.reads = newBatcher(inflight, rows, func(n int, d dialect) string { return s.q.findMany(n, d, s.causalReads()) }, s.runReads,
 		func(err error) error { return s.wrap("find", err) })
 	s.reads.inline = true
 	s.writes = newBatcher(inflight, rows, s.q.upsert, s.runWrites,
