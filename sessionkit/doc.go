@@ -19,7 +19,7 @@
 // default. Durations use Go syntax (90m, 24h), booleans are true, false, 1
 // or 0. Zero and negative values follow one rule, written down once in the
 // README under "Zero and negative values": 0 turns a setting off, what
-// cannot be off is at least 1, and a negative value is an error. Every bad
+// cannot be off must be positive, and a negative value is an error. Every bad
 // variable is reported, with its value, in one error; a DSN's password is
 // never shown.
 //

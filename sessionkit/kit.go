@@ -183,7 +183,7 @@ func newKit(cfg Config, logger *slog.Logger) *Kit {
 // answers a plain 500, without the headers the handler set.
 func (k *Kit) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	k.logger.ErrorContext(r.Context(), "sessionkit: session error",
-		slog.String("method", r.Method), slog.String("path", loggedPath(r.URL.Path)), slog.Any("err", err))
+		slog.String("method", clipped(r.Method)), slog.String("path", clipped(r.URL.Path)), slog.Any("err", err))
 	if g, ok := w.(*guardedWriter); ok {
 		g.fail()
 		w = g.ResponseWriter
@@ -193,22 +193,22 @@ func (k *Kit) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 
-// maxLoggedPath bounds what a log line shows of a request's path: the
-// client chooses it, and a URL of a megabyte must not make a megabyte of log.
-const maxLoggedPath = 200
+// maxLogged bounds what a log line shows of a request's path or method:
+// the client chooses them, and a URL of a megabyte must not make a megabyte
+// of log.
+const maxLogged = 200
 
-// loggedPath is path as the log shows it: whole up to maxLoggedPath bytes,
-// else its first maxLoggedPath bytes (cut between two UTF-8 characters) and
-// its full length.
-func loggedPath(path string) string {
-	if len(path) <= maxLoggedPath {
-		return path
+// clipped is s as the log shows it: whole up to maxLogged bytes, else its
+// first maxLogged bytes (cut between two UTF-8 characters) and its length.
+func clipped(s string) string {
+	if len(s) <= maxLogged {
+		return s
 	}
-	cut := maxLoggedPath
-	for cut > 0 && !utf8.RuneStart(path[cut]) {
+	cut := maxLogged
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return fmt.Sprintf("%s... (%d bytes)", path[:cut], len(path))
+	return fmt.Sprintf("%s... (%d bytes)", s[:cut], len(s))
 }
 
 // Ready reports whether the database answers a ping within ctx, for a
