@@ -192,7 +192,40 @@ func (s *Server) Pause() error {
 		return err
 	}
 	s.paused = true
+	// The signal stops the server's threads one by one as each notices it;
+	// until all have, a request sent now may still be answered.
+	deadline := time.Now().Add(5 * time.Second)
+	for !allStopped(s.pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mysqltest: %s did not stop within 5s of SIGSTOP", s)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return nil
+}
+
+// allStopped reports whether every thread of process pid is stopped, by the
+// state field of /proc/<pid>/task/<tid>/stat.
+func allStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return true // not Linux, or gone: nothing to wait for
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			continue // the thread ended
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 || i+2 >= len(stat) {
+			continue
+		}
+		if state := stat[i+2]; state != 'T' && state != 't' {
+			return false
+		}
+	}
+	return true
 }
 
 // Resume lets a paused server run again with SIGCONT.

@@ -72,8 +72,9 @@ func Main(m *testing.M, leakOptions ...goleak.Option) int {
 	return code
 }
 
-// StopAll stops and removes every private server started so far.
+// StopAll stops and removes every private server and cluster started so far.
 func StopAll() {
+	StopClusters()
 	mu.Lock()
 	defer mu.Unlock()
 	for tz, s := range shared {

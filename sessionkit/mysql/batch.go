@@ -289,10 +289,14 @@ func (b *batcher) execute(batch []*op) (held bool) {
 	held, released = !released, true
 	var doubtful []string
 	for _, o := range batch {
-		if o.err != nil && isContextError(o.err) && o.ctx.Err() != nil {
-			// The statement was cancelled because its callers had gone:
-			// tell each why its own call ended.
-			o.err = b.wrap(o.ctx.Err())
+		if err := o.ctx.Err(); err != nil {
+			// The call's time was up before its answer came: whatever the
+			// statement said (a cancelled batch, a dial that timed out, or
+			// even success, which database/sql may report for a statement
+			// cut short), the caller's context ended, and that is what
+			// each is told; a write is then in doubt.
+			o.doubt = o.doubt || (b.fence && o.kind != opFind)
+			o.err = b.wrap(err)
 		}
 		if b.fence {
 			if o.doubt {

@@ -321,7 +321,7 @@ func (s *Store) deleteBatch(ctx context.Context, conn *sql.Conn) (sql.Result, er
 		qctx, cancel := s.queryContext(ctx)
 		res, err := conn.ExecContext(qctx, s.q.deleteExpiredBatch)
 		cancel()
-		if err == nil || !isRetryable(err) || attempt == deadlockRetries {
+		if err == nil || !isLockError(err) || attempt == deadlockRetries {
 			return res, err
 		}
 	}

@@ -59,10 +59,10 @@ func serverError(err error) uint16 {
 	return 0
 }
 
-// isRetryable reports whether a write was rolled back as a whole and may be
-// sent again: a deadlock or certification conflict, or a lock wait that ran
-// out of time.
-func isRetryable(err error) bool {
+// isLockError reports whether the server rolled a statement back for a
+// lock: a deadlock or certification conflict, or a lock wait that ran out of
+// time (innodb_lock_wait_timeout, or max_statement_time while waiting).
+func isLockError(err error) bool {
 	switch serverError(err) {
 	case erLockDeadlock, erLockWaitTimeout, erStatementTimeout:
 		return true

@@ -77,6 +77,11 @@ func (s *Store) findOne(ctx context.Context, token string) (b []byte, found bool
 	}
 	err = stmt.QueryRowContext(ctx, token, token).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
+		if ctx.Err() != nil {
+			// database/sql may report a query cut short by the context as
+			// no rows: not found is not known then.
+			return nil, false, s.wrap("find", ctx.Err())
+		}
 		return nil, false, nil
 	}
 	if err != nil {

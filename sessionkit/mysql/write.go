@@ -163,9 +163,8 @@ func paddedBytes(rows []row, size int) int {
 }
 
 // upsert writes rows with one statement, padded to a prepared size with the
-// smallest row (writing a row twice changes nothing). It sends it again
-// after a deadlock, and, for a single session, after a lock wait that ran
-// out of time, while a caller waits.
+// smallest row (writing a row twice changes nothing), again after a
+// deadlock while a caller waits.
 func (s *Store) upsert(ctx context.Context, rows []row) error {
 	size := sizeFor(len(rows))
 	pad := rows[0].last()
@@ -186,27 +185,22 @@ func (s *Store) upsert(ctx context.Context, rows []row) error {
 	if err != nil {
 		return err
 	}
-	return s.retry(ctx, len(rows) == 1, func() error {
+	return s.retry(ctx, func() error {
 		_, err := stmt.ExecContext(ctx, args...)
 		return err
 	})
 }
 
-// retry runs exec again after a deadlock (a few times), and after a lock
-// wait that ran out of time when single (a statement of several sessions is
-// split instead, to find the locked one), as long as ctx lasts and the store
-// is open.
-func (s *Store) retry(ctx context.Context, single bool, exec func() error) error {
-	for deadlocks := 0; ; {
+// retry runs exec again after a deadlock or a cluster's certification
+// conflict, a few times, as long as ctx lasts and the store is open. A lock
+// wait that ran out of time is not tried again: the row is held elsewhere,
+// and an attempt sent just before the caller's deadline could still be
+// applied after it.
+func (s *Store) retry(ctx context.Context, exec func() error) error {
+	for attempt := 0; ; attempt++ {
 		err := exec()
-		if err == nil || !isRetryable(err) || ctx.Err() != nil || s.closing.Err() != nil {
-			return err
-		}
-		if serverError(err) == erLockDeadlock {
-			if deadlocks++; deadlocks > deadlockRetries {
-				return err
-			}
-		} else if !single {
+		if err == nil || serverError(err) != erLockDeadlock || attempt == deadlockRetries ||
+			ctx.Err() != nil || s.closing.Err() != nil {
 			return err
 		}
 	}
@@ -216,7 +210,7 @@ func (s *Store) retry(ctx context.Context, single bool, exec func() error) error
 func (s *Store) deleteOne(o *op) {
 	stmt, err := s.prepare(o.ctx, &s.del)
 	if err == nil {
-		err = s.retry(o.ctx, true, func() error {
+		err = s.retry(o.ctx, func() error {
 			_, err := stmt.ExecContext(o.ctx, o.token, o.token)
 			return err
 		})
