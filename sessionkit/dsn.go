@@ -15,11 +15,12 @@ import (
 // kept out of every error and log line. validate.go decides what is valid.
 
 // poolConnector returns the connector of New's own pool: cfg.MySQLDSN with
-// parseTime=true, loc=UTC and the session time zone '+00:00', and, unless
-// the DSN sets it, innodb_lock_wait_timeout from cfg.DBQueryTimeout. where
+// parseTime=true, loc=UTC and the session time zone '+00:00', unless the
+// DSN sets it, innodb_lock_wait_timeout from cfg.DBQueryTimeout, and the
+// extra system variables. where
 // names the database for error messages, without the password. cfg must
 // have passed Validate, which refuses a DSN that contradicts these settings.
-func poolConnector(cfg Config) (connector driver.Connector, where string, err error) {
+func poolConnector(cfg Config, extra map[string]string) (connector driver.Connector, where string, err error) {
 	dsn, err := mysql.ParseDSN(cfg.MySQLDSN)
 	if err == nil {
 		dsn.ParseTime = true
@@ -38,6 +39,9 @@ func poolConnector(cfg Config) (connector driver.Connector, where string, err er
 		// too, rather than apply it once the lock is free.
 		if _, set := dsn.Params["innodb_lock_wait_timeout"]; !set && cfg.DBQueryTimeout > 0 {
 			dsn.Params["innodb_lock_wait_timeout"] = strconv.Itoa(int((cfg.DBQueryTimeout + time.Second - 1) / time.Second))
+		}
+		for k, v := range extra {
+			dsn.Params[k] = v
 		}
 		connector, err = mysql.NewConnector(dsn)
 	}
@@ -151,4 +155,18 @@ func displayValue(name, value string) string {
 		return redactDSN(value)
 	}
 	return value
+}
+
+// dsnSets reports whether the DSN sets the system variable name.
+func dsnSets(dsn, name string) bool {
+	c, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return false
+	}
+	for k := range c.Params {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }

@@ -65,20 +65,54 @@ func New(ctx context.Context, cfg Config) (*Kit, error) {
 	if cfg.Store == StoreMemory {
 		return newMemoryKit(cfg), nil
 	}
-	connector, where, err := poolConnector(cfg)
+	db, where, err := openPool(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(cfg.DBMaxOpenConns)
-	db.SetMaxIdleConns(cfg.DBMaxIdleConns)
-	db.SetConnMaxLifetime(cfg.DBConnMaxLifetime)
+	if extra := groupConsistency(ctx, cfg, db); extra != nil {
+		db.Close()
+		if db, where, err = openPool(cfg, extra); err != nil {
+			return nil, err
+		}
+	}
 	k, err := newMySQLKit(ctx, cfg, db, true, where)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return k, nil
+}
+
+// openPool opens New's own pool, with the extra system variables.
+func openPool(cfg Config, extra map[string]string) (*sql.DB, string, error) {
+	connector, where, err := poolConnector(cfg, extra)
+	if err != nil {
+		return nil, "", err
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(cfg.DBMaxOpenConns)
+	db.SetMaxIdleConns(cfg.DBMaxIdleConns)
+	db.SetConnMaxLifetime(cfg.DBConnMaxLifetime)
+	return db, where, nil
+}
+
+// groupConsistency returns the setting that makes session reads on a
+// member of a multi-primary MySQL Group Replication group wait for the
+// group's earlier transactions (group_replication_consistency=BEFORE),
+// unless the DSN sets it, or nil on any other server. MySQL takes it per
+// session only, so the kit sets it on its pool; a Galera node needs nothing
+// here, since the store makes its reads causal per statement.
+func groupConsistency(ctx context.Context, cfg Config, db *sql.DB) map[string]string {
+	if dsnSets(cfg.MySQLDSN, "group_replication_consistency") {
+		return nil
+	}
+	var single sql.NullBool
+	var group sql.NullString
+	err := db.QueryRowContext(ctx, "SELECT @@group_replication_single_primary_mode, @@group_replication_group_name").Scan(&single, &group)
+	if err != nil || group.String == "" || !single.Valid || single.Bool {
+		return nil // not a group member (or not reachable yet), or single-primary
+	}
+	return map[string]string{"group_replication_consistency": "'BEFORE'"}
 }
 
 // NewWithDB is New on the caller's pool: cfg.MySQLDSN and the DB* pool
@@ -110,6 +144,7 @@ func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where 
 	sc.CleanupBatchSize = cfg.CleanupBatchSize
 	sc.MaxInflight = cfg.DBMaxInflight
 	sc.QueryTimeout = cfg.DBQueryTimeout
+	sc.PoolSetsSyncWait = ownDB && dsnSets(cfg.MySQLDSN, "wsrep_sync_wait")
 	sc.Logger = logger
 	store, err := sessionmysql.NewWithConfig(db, sc)
 	if err != nil {
