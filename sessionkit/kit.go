@@ -51,7 +51,15 @@ func FromEnv(ctx context.Context) (*Kit, error) {
 // New validates cfg and returns a ready Kit. With the mysql store it opens a
 // pool on cfg.MySQLDSN with parseTime=true, loc=UTC and the session time
 // zone '+00:00', applies the pool settings, pings the database and checks
-// the session table, all within ctx's deadline. With CreateTable it creates
+// the session table, all within ctx's deadline.
+//
+// A database that does not answer yet (the connection is refused, its host
+// is not found, it has too many connections) is waited for: New tries again
+// after 250ms, then after twice as long each time up to 4s, until ctx ends
+// (30s if ctx has no deadline), and logs each failed attempt with its
+// number, the delay and the error as a warning. It then returns the last
+// attempt's error. An answer that waiting cannot change, such as a wrong
+// password or an unknown database, is returned at once. With CreateTable it creates
 // a missing table first; without, a missing table is an error that matches
 // mysql.ErrTableMissing and shows the CREATE TABLE statement to run.
 //
@@ -67,6 +75,12 @@ func New(ctx context.Context, cfg Config) (*Kit, error) {
 	}
 	db, where, err := openPool(cfg, nil)
 	if err != nil {
+		return nil, err
+	}
+	// Wait for the database before asking it what it is (groupConsistency):
+	// a service may start before its database.
+	if err := waitForDatabase(ctx, db, loggerOf(cfg), where); err != nil {
+		db.Close()
 		return nil, err
 	}
 	if extra := groupConsistency(ctx, cfg, db); extra != nil {
@@ -160,10 +174,10 @@ func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where 
 	return k, nil
 }
 
-// prepareDatabase pings the database and checks, or creates, the table.
+// prepareDatabase waits for the database and checks, or creates, the table.
 func prepareDatabase(ctx context.Context, cfg Config, db *sql.DB, store *sessionmysql.Store, where string) error {
-	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("sessionkit: connecting to %s: %w", where, err)
+	if err := waitForDatabase(ctx, db, loggerOf(cfg), where); err != nil {
+		return err
 	}
 	if cfg.CreateTable {
 		if err := store.CreateTable(ctx); err != nil {

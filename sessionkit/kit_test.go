@@ -2,15 +2,20 @@ package sessionkit_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"sessionkit.dev/internal/mysqltest"
 	"sessionkit.dev/sessionkit"
@@ -40,8 +45,10 @@ func TestNewMissingTableShowsCreateStatement(t *testing.T) {
 	}
 }
 
-// TestNewUnreachableDatabase checks that New gives up at ctx's deadline
-// with an error that names the server but not the password.
+// TestNewUnreachableDatabase checks that New waits for a database that
+// refuses connections until ctx's deadline, logging each attempt, and then
+// fails with the last attempt's error, naming the server but not the
+// password.
 func TestNewUnreachableDatabase(t *testing.T) {
 	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -56,6 +63,8 @@ func TestNewUnreachableDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logs := &logBuffer{}
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -63,11 +72,127 @@ func TestNewUnreachableDatabase(t *testing.T) {
 	if err == nil {
 		t.Fatal("New succeeded with no server")
 	}
-	if time.Since(start) > 5*time.Second {
-		t.Errorf("New took %v, past its context's deadline", time.Since(start))
+	if took := time.Since(start); took < 1400*time.Millisecond || took > 5*time.Second {
+		t.Errorf("New took %v, want it to wait until shortly before its context's deadline (2s)", took)
 	}
-	if msg := err.Error(); !strings.Contains(msg, "127.0.0.1:"+strconv.Itoa(port)) || strings.Contains(msg, "hunter2") {
-		t.Errorf("error should name the server and not the password: %v", err)
+	msg := err.Error()
+	if !strings.Contains(msg, "127.0.0.1:"+strconv.Itoa(port)) || !strings.Contains(msg, "connection refused") || strings.Contains(msg, "hunter2") {
+		t.Errorf("error should name the server and the last error, and not the password: %v", err)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("error should match the refused connection: %v", err)
+	}
+	attempts := retryLines(t, logs.String())
+	if len(attempts) < 3 {
+		t.Fatalf("%d attempts logged in 2s, want at least 3:\n%s", len(attempts), logs)
+	}
+	for i, a := range attempts {
+		if d, err := time.ParseDuration(a.Delay); a.Attempt != i+1 || err != nil || d <= 0 || !strings.Contains(a.Err, "connection refused") {
+			t.Errorf("attempt line %d: %+v, want attempt %d with a delay and the error", i, a, i+1)
+		}
+	}
+	if strings.Contains(logs.String(), "hunter2") {
+		t.Errorf("the log shows the password:\n%s", logs)
+	}
+}
+
+// retryLine is the log line of a failed attempt to reach the database.
+type retryLine struct {
+	Msg      string
+	Database string
+	Attempt  int
+	Delay    string
+	Err      string
+}
+
+// retryLines returns the retry lines of a JSON log.
+func retryLines(t *testing.T, logs string) []retryLine {
+	t.Helper()
+	var out []retryLine
+	for line := range strings.Lines(logs) {
+		var l retryLine
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("a log line is not JSON: %q", line)
+		}
+		if strings.Contains(l.Msg, "retrying") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestNewWaitsForTheDatabase starts New while the database is down and
+// the database a moment later: New returns a working kit.
+func TestNewWaitsForTheDatabase(t *testing.T) {
+	t.Parallel()
+	server := mysqltest.NewServer(t)
+	dsn := server.Database(t).FormatDSN()
+	if err := server.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := sessionkit.LoadConfigFrom(map[string]string{"SESSION_MYSQL_DSN": dsn, "SESSION_CREATE_TABLE": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	type result struct {
+		kit *sessionkit.Kit
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		kit, err := sessionkit.New(ctx, cfg)
+		done <- result{kit, err}
+	}()
+	for len(retryLines(t, logs.String())) < 2 {
+		select {
+		case r := <-done:
+			t.Fatalf("New returned (%v) while the database was down", r.err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("New after the database came up: %v\n%s", r.err, logs)
+	}
+	t.Cleanup(func() { r.kit.Shutdown(context.Background()) })
+	if err := r.kit.Ready(t.Context()); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	if !strings.Contains(logs.String(), "database reachable") {
+		t.Errorf("no log line says the database was reached:\n%s", logs)
+	}
+}
+
+// TestNewDoesNotWaitForAWrongPassword checks that an answer of the server
+// that waiting cannot change ends New at once.
+func TestNewDoesNotWaitForAWrongPassword(t *testing.T) {
+	t.Parallel()
+	c := mysqltest.Config(t)
+	c.User, c.Passwd = "nobody", "hunter2secret"
+	cfg, err := sessionkit.LoadConfigFrom(map[string]string{"SESSION_MYSQL_DSN": c.FormatDSN()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = sessionkit.New(ctx, cfg)
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || (me.Number != 1045 && me.Number != 1698) {
+		t.Fatalf("New with a wrong password: %v, want Access denied", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("New took %v to give up on a wrong password", took)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the error shows the password: %v", err)
 	}
 }
 
