@@ -55,6 +55,19 @@
 // cannot reach its sessions fails at start-up rather than on its first
 // request. NewWithDB takes a pool the caller owns instead.
 //
+// A database that is not up yet is waited for: New retries the first
+// connection with a growing delay until ctx ends, logging each attempt, and
+// then returns the last attempt's error; a wrong password or an unknown
+// database fails at once.
+//
+// What the driver logs about the pool's connections (go-sql-driver/mysql
+// writes plain "[mysql] ... packets.go:58 unexpected EOF" lines on stderr
+// by default) goes through cfg.Logger, as a warning "mysql driver" with the
+// attributes driver_source and err. That is set on New's pool alone; a
+// pool of your own keeps the driver's default logger, which is global to
+// the process: mysql.SetLogger(sessionkit.DriverLogger(logger)) changes it
+// for every DSN parsed afterwards.
+//
 // A database that goes away later makes session requests fail with a plain
 // 500 (the error is logged with the request's method and path, never the
 // token); they succeed again once it is back. Each store query is bounded by

@@ -16,8 +16,8 @@ import (
 
 // poolConnector returns the connector of New's own pool: cfg.MySQLDSN with
 // parseTime=true, loc=UTC and the session time zone '+00:00', unless the
-// DSN sets it, innodb_lock_wait_timeout from cfg.DBQueryTimeout, and the
-// extra system variables. where
+// DSN sets it, innodb_lock_wait_timeout from cfg.DBQueryTimeout, the extra
+// system variables, and cfg.Logger for the driver's log lines. where
 // names the database for error messages, without the password. cfg must
 // have passed Validate, which refuses a DSN that contradicts these settings.
 func poolConnector(cfg Config, extra map[string]string) (connector driver.Connector, where string, err error) {
@@ -43,6 +43,9 @@ func poolConnector(cfg Config, extra map[string]string) (connector driver.Connec
 		for k, v := range extra {
 			dsn.Params[k] = v
 		}
+		// The driver's own lines go through the kit's logger, as JSON or
+		// text like every other line, not plainly on stderr.
+		dsn.Logger = DriverLogger(loggerOf(cfg))
 		connector, err = mysql.NewConnector(dsn)
 	}
 	if err != nil {
