@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
@@ -97,6 +98,17 @@ func New(ctx context.Context, cfg Config) (*Kit, error) {
 	return k, nil
 }
 
+// touchInterval is how far the expiry of an unchanged session may move
+// before it is written again (see sessionkit/mysql's Config.TouchInterval):
+// a tenth of the idle timeout, at most a minute. So a session's idle
+// deadline in the table is early by at most that, never late.
+func touchInterval(idle time.Duration) time.Duration {
+	if idle > 0 {
+		return min(idle/10, time.Minute)
+	}
+	return time.Minute
+}
+
 // openPool opens New's own pool, with the extra system variables.
 func openPool(cfg Config, extra map[string]string) (*sql.DB, string, error) {
 	connector, where, err := poolConnector(cfg, extra)
@@ -158,6 +170,7 @@ func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where 
 	sc.CleanupBatchSize = cfg.CleanupBatchSize
 	sc.MaxInflight = cfg.DBMaxInflight
 	sc.QueryTimeout = cfg.DBQueryTimeout
+	sc.TouchInterval = touchInterval(cfg.IdleTimeout)
 	sc.PoolSetsSyncWait = ownDB && dsnSets(cfg.MySQLDSN, "wsrep_sync_wait")
 	sc.Logger = logger
 	store, err := sessionmysql.NewWithConfig(db, sc)

@@ -3,6 +3,8 @@ package sessionkit
 import (
 	"net/http"
 	"sync"
+
+	sessionmysql "sessionkit.dev/sessionkit/mysql"
 )
 
 // Middleware loads the session of each request before next runs and saves
@@ -16,6 +18,11 @@ import (
 // the handler set (a redirect's Location, its cookies, its Content-Type),
 // only those set before the middleware ran. Requests that arrive after
 // Shutdown has started get 503.
+//
+// A request that changed nothing in its session writes nothing, or only the
+// session's expiry (see touchInterval): under an idle timeout a read costs
+// a read, and it cannot overwrite a change a concurrent request of the same
+// session saved.
 func (k *Kit) Middleware(next http.Handler) http.Handler {
 	sessions := k.Manager.LoadAndSave(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -28,6 +35,11 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 		g := &guardedWriter{ResponseWriter: w}
 		if h := w.Header(); len(h) > 0 {
 			g.outer = h.Clone()
+		}
+		if k.store != nil {
+			// The store compares each commit with what this request read,
+			// so that a request that changed nothing writes nothing.
+			r = r.WithContext(sessionmysql.WithReadMemo(r.Context()))
 		}
 		sessions.ServeHTTP(g, r)
 	})

@@ -17,7 +17,9 @@ import (
 //
 // Three rules keep one slow session from holding up the others:
 //   - a statement that runs longer than slowStatement gives its slot up, so
-//     that a locked row or a stalled server does not take every slot;
+//     that a locked row or a stalled server does not take every slot (as
+//     many statements again may run past their slots, no more, so that a
+//     stalled server is not sent ever more);
 //   - writes are fenced by token: a Commit or Delete never runs while an
 //     earlier write of the same session is still running, so writes of one
 //     session are applied in the order they were made, and the calls
@@ -36,8 +38,9 @@ const (
 // a batch is padded up to the next size by repeating one of its sessions,
 // which changes nothing (an upsert writes the same row twice, IN lists it
 // twice). Few sizes keep the prepared statements per connection few: at
-// most 16 with the store's single-row ones, against the server's
-// max_prepared_stmt_count (16382 by default) over all connections.
+// most 17 with the store's single-session ones (Find, All, Delete, the
+// expiry-only touch), against the server's max_prepared_stmt_count (16382
+// by default) over all connections.
 var batchSizes = []int{1, 2, 4, 8, 16, 32, 64}
 
 type opKind uint8
@@ -46,7 +49,11 @@ const (
 	opFind opKind = iota
 	opCommit
 	opDelete
+	opTouch // an expiry-only write
 )
+
+// alone reports whether an op has a statement of its own, never batched.
+func (k opKind) alone() bool { return k == opDelete || k == opTouch }
 
 // op is one Find, Commit or Delete waiting for, or in, a batch.
 type op struct {
@@ -54,7 +61,7 @@ type op struct {
 	ctx    context.Context // the caller's, bounded by QueryTimeout
 	token  string
 	data   []byte // to write, or found
-	expiry string // to write
+	expiry string // to write, or found
 	found  bool
 	err    error
 	// doubt: the op's statement was cancelled while the server may still
@@ -79,7 +86,8 @@ type batcher struct {
 
 	mu         sync.Mutex
 	queue      []*op
-	inflight   int
+	inflight   int            // statements holding a slot
+	slow       int            // statements that gave their slot up and still run
 	running    map[string]int // fence: running (or in doubt) ops by token
 	doubts     map[*time.Timer]bool
 	closed     bool
@@ -108,7 +116,7 @@ func (b *batcher) do(o *op) error {
 		return b.wrap(ErrClosed)
 	}
 	b.calls++
-	if b.inline && b.inflight < b.maxInflight && !b.fencedLocked(o.token) {
+	if b.inline && b.canStartLocked() && !b.fencedLocked(o.token) {
 		// A free slot: run o here, under its caller's context, as an
 		// unbatched call would, with no goroutine to hand over to.
 		b.inflight++
@@ -151,12 +159,19 @@ func (b *batcher) do(o *op) error {
 
 // kickLocked starts a drainer when a slot is free and an op can run.
 func (b *batcher) kickLocked() {
-	if b.closed || b.inflight >= b.maxInflight || !b.runnableLocked() {
+	if b.closed || !b.canStartLocked() || !b.runnableLocked() {
 		return
 	}
 	b.inflight++
 	b.wg.Add(1)
 	go b.drain()
+}
+
+// canStartLocked reports whether a statement may start: a slot is free, and
+// fewer statements than slots are still running after giving theirs up, so
+// that a stalled server is not sent ever more statements.
+func (b *batcher) canStartLocked() bool {
+	return b.inflight < b.maxInflight && b.slow < b.maxInflight
 }
 
 // releaseLocked gives a slot back and hands it on to queued work.
@@ -212,7 +227,7 @@ func (b *batcher) drain() {
 		b.mu.Unlock()
 		if !b.execute(batch) {
 			b.mu.Lock()
-			if b.inflight >= b.maxInflight {
+			if !b.canStartLocked() {
 				b.mu.Unlock()
 				return
 			}
@@ -224,7 +239,7 @@ func (b *batcher) drain() {
 
 // takeLocked removes from the queue, in call order, the ops one statement
 // takes: those whose token has no running write and no earlier queued write
-// left behind, of one kind (a Delete runs alone), up to maxRows sessions
+// left behind, of one kind (a Delete or a touch runs alone), up to maxRows sessions
 // and batchMaxBytes of data (the first op always fits).
 func (b *batcher) takeLocked() []*op {
 	var batch []*op
@@ -236,7 +251,7 @@ func (b *batcher) takeLocked() []*op {
 		if take && b.fence && (b.running[o.token] > 0 || blocked[o.token]) {
 			take = false
 		}
-		if take && len(batch) > 0 && (o.kind == opDelete || batch[0].kind == opDelete) {
+		if take && len(batch) > 0 && (o.kind.alone() || batch[0].kind.alone()) {
 			take = false
 		}
 		if take && len(batch) > 0 && bytes+len(o.data) > batchMaxBytes {
@@ -250,7 +265,7 @@ func (b *batcher) takeLocked() []*op {
 				blocked[o.token] = true
 			}
 			kept = append(kept, o)
-			if len(batch) == b.maxRows || (len(batch) > 0 && batch[0].kind == opDelete) {
+			if len(batch) == b.maxRows || (len(batch) > 0 && batch[0].kind.alone()) {
 				kept = append(kept, b.queue[i+1:]...)
 				break
 			}
@@ -279,6 +294,7 @@ func (b *batcher) execute(batch []*op) (held bool) {
 		defer b.mu.Unlock()
 		if !released {
 			released = true
+			b.slow++
 			b.releaseLocked()
 		}
 	})
@@ -287,6 +303,9 @@ func (b *batcher) execute(batch []*op) (held bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	held, released = !released, true
+	if !held {
+		b.slow--
+	}
 	var doubtful []string
 	for _, o := range batch {
 		if err := o.ctx.Err(); err != nil {
@@ -312,8 +331,8 @@ func (b *batcher) execute(batch []*op) (held bool) {
 	if len(doubtful) > 0 {
 		b.doubtLocked(doubtful, time.Until(start.Add(b.doubtWindow())))
 	}
-	if b.fence {
-		b.kickLocked() // a write fenced behind this batch may run now
+	if b.fence || !held {
+		b.kickLocked() // a fenced write, or one held back by slow ones, may run now
 	}
 	return held
 }

@@ -113,6 +113,13 @@ func TestTakeBounds(t *testing.T) {
 	if batch := b.takeLocked(); len(batch) != 0 {
 		t.Fatalf("took %q while the Delete of y runs; want nothing", tokensOf(batch))
 	}
+
+	// Finds batch with each other, a token asked twice included.
+	reads := newBatcher(1, batchMaxRows, func(int, dialect) string { return "" }, nil, nil)
+	reads.queue = []*op{{kind: opFind, token: "a"}, {kind: opFind, token: "b"}, {kind: opFind, token: "a"}}
+	if batch := reads.takeLocked(); len(batch) != 3 {
+		t.Fatalf("took %q of three Finds; want all", tokensOf(batch))
+	}
 }
 
 func tokensOf(ops []*op) string {

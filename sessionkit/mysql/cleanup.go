@@ -24,6 +24,10 @@ type Stats struct {
 	// SplitBatches counts write batches that the server refused and that
 	// were split to find the session it refused.
 	SplitBatches int64
+	// TouchesSkipped counts Commits not written because only the expiry
+	// moved, by less than TouchInterval; TouchesWritten those written as an
+	// expiry-only UPDATE.
+	TouchesSkipped, TouchesWritten int64
 
 	// Passes is the number of cleanup passes that ran to the end or to an
 	// error.
@@ -121,6 +125,7 @@ func (s *Store) Stats() Stats {
 	st.FindCalls, st.FindStatements = s.reads.counts()
 	st.CommitCalls, st.CommitStatements = s.writes.counts()
 	st.SplitBatches = s.splits.Load()
+	st.TouchesSkipped, st.TouchesWritten = s.touchesSkipped.Load(), s.touchesWritten.Load()
 	return st
 }
 

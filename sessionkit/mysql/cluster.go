@@ -75,7 +75,7 @@ func (s *Store) clusterWarnings(ctx context.Context) ([]string, error) {
 		if err := s.db.QueryRowContext(ctx, "SELECT @@session.group_replication_consistency").Scan(&consistency); err != nil {
 			return nil, err
 		}
-		if c := strings.ToUpper(consistency); c != "BEFORE" && c != "BEFORE_AND_AFTER" && c != "AFTER" {
+		if c := strings.ToUpper(consistency); c != "BEFORE" && c != "BEFORE_AND_AFTER" {
 			warnings = append(warnings, "the server is a member of a multi-primary Group Replication group and the pool's group_replication_consistency is "+
 				consistency+": a session read on one member may miss a write made through another; add group_replication_consistency=%27BEFORE%27 to the DSN")
 		}

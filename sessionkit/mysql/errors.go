@@ -42,10 +42,12 @@ func (e *TableMissingError) Is(target error) bool { return target == ErrTableMis
 const (
 	erDataTooLong      = 1406 // ER_DATA_TOO_LONG: data over the column's capacity (strict mode)
 	erLockWaitTimeout  = 1205 // ER_LOCK_WAIT_TIMEOUT: gave up waiting for a row lock
-	erLockDeadlock     = 1213 // ER_LOCK_DEADLOCK: rolled back to break a deadlock, or a cluster certification conflict
+	erLockDeadlock     = 1213 // ER_LOCK_DEADLOCK: rolled back to break a deadlock, or a Galera certification conflict
+	erGroupConflict    = 3101 // ER_TRANSACTION_ROLLBACK_DURING_COMMIT: a Group Replication certification conflict
 	erNoSuchTable      = 1146 // ER_NO_SUCH_TABLE
 	erStatementTimeout = 1969 // ER_STATEMENT_TIMEOUT (MariaDB): max_statement_time exceeded
 	erParse            = 1064 // ER_PARSE_ERROR: the server does not know a statement form
+	erUnknown          = 1105 // ER_UNKNOWN_ERROR: how Vitess reports a statement form it does not know
 	erUnknownVariable  = 1193 // ER_UNKNOWN_SYSTEM_VARIABLE
 )
 
@@ -64,10 +66,17 @@ func serverError(err error) uint16 {
 // time (innodb_lock_wait_timeout, or max_statement_time while waiting).
 func isLockError(err error) bool {
 	switch serverError(err) {
-	case erLockDeadlock, erLockWaitTimeout, erStatementTimeout:
+	case erLockDeadlock, erGroupConflict, erLockWaitTimeout, erStatementTimeout:
 		return true
 	}
 	return false
+}
+
+// isConflict reports whether the server rolled a write back to break a
+// deadlock or for a cluster's certification conflict: it may be sent again.
+func isConflict(err error) bool {
+	code := serverError(err)
+	return code == erLockDeadlock || code == erGroupConflict
 }
 
 // wrap adds the operation and table to err, keeping context errors and the

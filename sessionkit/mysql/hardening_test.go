@@ -226,7 +226,8 @@ func TestBatchEndsWhenItsCallersHaveGone(t *testing.T) {
 
 // TestBatchingHappens checks that concurrent calls share statements: by the
 // store's counters, and by the server's, on a pool of one connection whose
-// session counters see every statement.
+// session counters see every statement (a regression to a statement per
+// call fails it).
 func TestBatchingHappens(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, []string{recommendedTable})
@@ -261,25 +262,27 @@ func TestBatchingHappens(t *testing.T) {
 	execBefore, writeBefore := status()
 	expiry := time.Now().Add(time.Hour)
 	const writers, rounds = 32, 20
-	var wg sync.WaitGroup
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := 0; r < rounds; r++ {
-				token := tokenFor(fmt.Sprintf("b%d-", w), r) // a new row each time
-				if err := s.Commit(token, []byte("x"), expiry); err != nil {
-					t.Error(err)
-					return
+	// All commits at once, then all finds at once: calls of one kind that
+	// arrive while the one slot is taken must share statements.
+	for _, phase := range []func(token string) error{
+		func(token string) error { return s.Commit(token, []byte("x"), expiry) },
+		func(token string) error { _, _, err := s.Find(token); return err },
+	} {
+		var wg sync.WaitGroup
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := 0; r < rounds; r++ {
+					if err := phase(tokenFor(fmt.Sprintf("b%d-", w), r)); err != nil { // a new row each time
+						t.Error(err)
+						return
+					}
 				}
-				if _, _, err := s.Find(token); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	execAfter, writeAfter := status()
 	st := s.Stats()
 	calls := writers * rounds

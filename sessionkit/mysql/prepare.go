@@ -33,7 +33,7 @@ func (s *Store) prepare(ctx context.Context, l *lazyStmt) (*sql.Stmt, error) {
 		st, err := s.db.PrepareContext(ctx, l.build(d))
 		if err != nil {
 			code := serverError(err)
-			if d < dialectPlain && (code == erParse || code == erUnknownVariable) {
+			if d < dialectPlain && (code == erParse || code == erUnknownVariable || code == erUnknown) {
 				s.dialect.CompareAndSwap(int32(d), int32(d+1))
 				continue
 			}

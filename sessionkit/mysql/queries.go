@@ -33,12 +33,17 @@ const (
 	dialectPlain
 )
 
-// writeLockBound is how long one attempt of a write may run on MariaDB
-// (max_statement_time), lock waits included. A write whose row is locked by
-// another transaction fails after it and is tried again while its caller
-// waits; a write whose callers have all gone is ended by the server within
-// this time, so that it cannot land long after it failed for them.
-const writeLockBound = time.Second
+// writeLockBound is how long a write of one session may run on MariaDB
+// (max_statement_time), lock waits included: a write whose row is locked
+// by another transaction fails after it, and a write whose callers have
+// all gone is ended by the server within this time, so that it cannot land
+// long after it failed for them. A write of several sessions gets
+// batchLockBound: when one of its rows is locked it fails sooner, and its
+// sessions are written one by one, so that the others wait little.
+const (
+	writeLockBound = time.Second
+	batchLockBound = 250 * time.Millisecond
+)
 
 // strictMode makes the server refuse data over the column's capacity
 // (ER_DATA_TOO_LONG) instead of truncating it, whatever the connection's
@@ -52,7 +57,7 @@ func newQueries(t tableName, batch int) queries {
 		// CAST(token AS BINARY) = CAST(? AS BINARY) keeps lookups exact on
 		// a case-insensitive, space-padding collation, while token = ?
 		// still lets the primary key find the row.
-		find: "SELECT data FROM " + q + " WHERE " + exactToken + " AND expiry > UTC_TIMESTAMP(6)",
+		find: "SELECT data, " + expiryText + " FROM " + q + " WHERE " + exactToken + " AND expiry > UTC_TIMESTAMP(6)",
 		all:  "SELECT token, data FROM " + q + " WHERE expiry > UTC_TIMESTAMP(6)",
 		// Oldest first along the expiry index, a bounded number of rows per
 		// statement, so that no statement holds row locks for long.
@@ -73,11 +78,16 @@ func newQueries(t tableName, batch int) queries {
 
 const exactToken = "token = ? AND CAST(token AS BINARY) = CAST(? AS BINARY)"
 
-// bounded prefixes a write with its per-statement settings in dialect d.
-func bounded(d dialect, verb, rest string) string {
+// expiryText reads expiry back as the UTC wall-clock literal the store wrote
+// (see formatExpiry), whatever the driver's parseTime and loc.
+const expiryText = "DATE_FORMAT(expiry, '%Y-%m-%d %H:%i:%s.%f')"
+
+// bounded prefixes a write with its per-statement settings in dialect d:
+// on MariaDB, a bound on its time, lock waits included.
+func bounded(d dialect, bound time.Duration, verb, rest string) string {
 	switch d {
 	case dialectMariaDB:
-		return "SET STATEMENT max_statement_time=" + strconv.Itoa(int(writeLockBound/time.Second)) + ", " + strictMode + " FOR " + verb + rest
+		return "SET STATEMENT max_statement_time=" + strconv.FormatFloat(bound.Seconds(), 'f', -1, 64) + ", " + strictMode + " FOR " + verb + rest
 	case dialectMySQL:
 		return verb + " /*+ SET_VAR(" + strictMode + ") */" + rest
 	}
@@ -86,20 +96,31 @@ func bounded(d dialect, verb, rest string) string {
 
 // upsert writes rows sessions in one statement.
 func (q queries) upsert(rows int, d dialect) string {
-	return bounded(d, "INSERT", " INTO "+q.table+" (token, data, expiry) VALUES "+
+	bound := writeLockBound
+	if rows > 1 {
+		bound = batchLockBound
+	}
+	return bounded(d, bound, "INSERT", " INTO "+q.table+" (token, data, expiry) VALUES "+
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",")+
 		" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)")
 }
 
 // delete removes the session with exactly one token.
 func (q queries) delete(d dialect) string {
-	return bounded(d, "DELETE", " FROM "+q.table+" WHERE "+exactToken)
+	return bounded(d, writeLockBound, "DELETE", " FROM "+q.table+" WHERE "+exactToken)
+}
+
+// touch moves the expiry of one session, and nothing else, only forward and
+// only while it has not expired: an expiry-only write can neither undo
+// another replica's write nor bring back a deleted or expired session.
+func (q queries) touch(d dialect) string {
+	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET expiry = GREATEST(expiry, ?) WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
 }
 
 // findMany reads rows sessions in one statement. It does not compare tokens
 // exactly: the caller keeps only byte-for-byte equal ones.
 func (q queries) findMany(rows int, d dialect, causal bool) string {
-	return causalRead(d, causal, "SELECT token, data FROM "+q.table+" WHERE token IN ("+
+	return causalRead(d, causal, "SELECT token, data, "+expiryText+" FROM "+q.table+" WHERE token IN ("+
 		strings.TrimSuffix(strings.Repeat("?,", rows), ",")+") AND expiry > UTC_TIMESTAMP(6)")
 }
 

@@ -29,7 +29,7 @@ func (s *Store) readBatch(ctx context.Context, batch []*op) error {
 	if len(batch) == 1 {
 		o := batch[0]
 		var err error
-		o.data, o.found, err = s.findOne(ctx, o.token)
+		o.data, o.expiry, o.found, err = s.findOne(ctx, o.token)
 		return err
 	}
 	size := sizeFor(len(batch))
@@ -46,21 +46,27 @@ func (s *Store) readBatch(ctx context.Context, batch []*op) error {
 		return s.wrap("find", err)
 	}
 	defer rows.Close()
-	found := make(map[string][]byte, len(batch))
+	type row struct {
+		data   []byte
+		expiry string
+	}
+	found := make(map[string]row, len(batch))
 	for rows.Next() {
 		var token string
-		var data []byte
-		if err := rows.Scan(&token, &data); err != nil {
+		var r row
+		if err := rows.Scan(&token, &r.data, &r.expiry); err != nil {
 			return s.wrap("find", err)
 		}
-		found[token] = data
+		found[token] = r
 	}
 	if err := rows.Err(); err != nil {
 		return s.wrap("find", err)
 	}
 	given := make(map[string]bool, len(batch))
 	for _, o := range batch {
-		o.data, o.found = found[o.token]
+		var r row
+		r, o.found = found[o.token]
+		o.data, o.expiry = r.data, r.expiry
 		if given[o.token] {
 			o.data = bytes.Clone(o.data) // one token asked twice: no shared slice
 		}
@@ -70,22 +76,22 @@ func (s *Store) readBatch(ctx context.Context, batch []*op) error {
 }
 
 // findOne runs the single-token Find statement.
-func (s *Store) findOne(ctx context.Context, token string) (b []byte, found bool, err error) {
+func (s *Store) findOne(ctx context.Context, token string) (b []byte, expiry string, found bool, err error) {
 	stmt, err := s.prepare(ctx, &s.find)
 	if err != nil {
-		return nil, false, s.wrap("find", err)
+		return nil, "", false, s.wrap("find", err)
 	}
-	err = stmt.QueryRowContext(ctx, token, token).Scan(&b)
+	err = stmt.QueryRowContext(ctx, token, token).Scan(&b, &expiry)
 	if errors.Is(err, sql.ErrNoRows) {
 		if ctx.Err() != nil {
 			// database/sql may report a query cut short by the context as
 			// no rows: not found is not known then.
-			return nil, false, s.wrap("find", ctx.Err())
+			return nil, "", false, s.wrap("find", ctx.Err())
 		}
-		return nil, false, nil
+		return nil, "", false, nil
 	}
 	if err != nil {
-		return nil, false, s.wrap("find", err)
+		return nil, "", false, s.wrap("find", err)
 	}
-	return b, true, nil
+	return b, expiry, true, nil
 }

@@ -54,6 +54,15 @@ type Config struct {
 	// so that every call has a statement of its own.
 	MaxInflight int
 
+	// TouchInterval, when positive, coalesces the writes that only move a
+	// session's expiry (scs makes one per request under an idle timeout): a
+	// Commit whose session holds what was last read or written for its
+	// token is not written while its expiry moves by less than
+	// TouchInterval, and is written as an expiry-only UPDATE after that.
+	// The stored expiry is then early by at most TouchInterval, never late.
+	// Zero writes every Commit. See the package docs.
+	TouchInterval time.Duration
+
 	// PoolSetsSyncWait leaves the consistency of session reads on a Galera
 	// node to the pool's own wsrep_sync_wait. Without it the store makes
 	// each session read causal itself (see the package docs); sessionkit
@@ -92,8 +101,12 @@ type Store struct {
 	cluster       atomic.Int32 // clusterUnknown until the server was asked
 	find, all     lazyStmt
 	del           lazyStmt
+	touchStmt     lazyStmt
+	touches       touches // the last reads and writes, without a memo
 	reads, writes *batcher
 	splits        atomic.Int64 // write batches split to isolate a failing row
+
+	touchesSkipped, touchesWritten atomic.Int64
 
 	capacity capacity // of the data column
 
@@ -147,6 +160,7 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	}{
 		{"CleanupInterval", cfg.CleanupInterval < 0},
 		{"QueryTimeout", cfg.QueryTimeout < 0},
+		{"TouchInterval", cfg.TouchInterval < 0},
 		{"MaxInflight", cfg.MaxInflight < 0},
 	} {
 		if f.negative {
@@ -167,6 +181,7 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	s.find.build = func(d dialect) string { return s.q.findOne(d, s.causalReads()) }
 	s.all = fixedStmt(s.q.all)
 	s.del.build = s.q.delete
+	s.touchStmt.build = s.q.touch
 	inflight, rows := cfg.MaxInflight, batchMaxRows
 	if inflight == 0 { // unbatched: a statement for every call, at once
 		inflight, rows = math.MaxInt, 1
@@ -194,7 +209,7 @@ func (s *Store) Close() error {
 		s.close()
 		s.reads.close()
 		s.writes.close()
-		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del} {
+		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del, &s.touchStmt} {
 			l.close()
 		}
 	})
@@ -239,6 +254,11 @@ func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool
 	if err := s.reads.do(o); err != nil {
 		return nil, false, err
 	}
+	if o.found && s.cfg.TouchInterval > 0 {
+		if expiry, err := time.Parse(expiryLayout, o.expiry); err == nil {
+			s.remember(ctx, token, o.data, expiry)
+		}
+	}
 	return o.data, o.found, nil
 }
 
@@ -259,7 +279,24 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 	if b == nil {
 		b = []byte{} // the column is NOT NULL
 	}
-	return s.writes.do(&op{kind: opCommit, ctx: ctx, token: token, data: b, expiry: formatExpiry(expiry)})
+	switch s.touchKind(ctx, token, b, expiry) {
+	case skipTouch:
+		// Nothing is written, and what is remembered stays what is stored.
+		s.touchesSkipped.Add(1)
+		return nil
+	case writeExpiry:
+		if err := s.writes.do(&op{kind: opTouch, ctx: ctx, token: token, expiry: formatExpiry(expiry)}); err != nil {
+			return err
+		}
+		s.touchesWritten.Add(1)
+	default:
+		if err := s.writes.do(&op{kind: opCommit, ctx: ctx, token: token, data: b, expiry: formatExpiry(expiry)}); err != nil {
+			s.forget(ctx, token) // what is stored is not known now
+			return err
+		}
+	}
+	s.remember(ctx, token, b, expiry.UTC().Truncate(time.Microsecond))
+	return nil
 }
 
 // Delete removes the session; see DeleteCtx.
@@ -274,6 +311,7 @@ func (s *Store) Delete(token string) error {
 func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
+	s.forget(ctx, token)
 	return s.writes.do(&op{kind: opDelete, ctx: ctx, token: token})
 }
 
@@ -311,9 +349,11 @@ func (s *Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	return sessions, nil
 }
 
-// formatExpiry renders t as a UTC wall-clock literal with microseconds. The
-// store passes expiry as text, never as time.Time, so that the driver's loc
-// setting cannot shift it.
+// expiryLayout is how the store writes and reads expiry: a UTC wall-clock
+// literal with microseconds. The store passes expiry as text, never as
+// time.Time, so that the driver's loc setting cannot shift it.
+const expiryLayout = "2006-01-02 15:04:05.000000"
+
 func formatExpiry(t time.Time) string {
-	return t.UTC().Format("2006-01-02 15:04:05.000000")
+	return t.UTC().Format(expiryLayout)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -38,6 +39,8 @@ func (s *Store) runWrites(batch []*op) {
 	case len(live) == 0:
 	case live[0].kind == opDelete:
 		s.deleteOne(live[0])
+	case live[0].kind == opTouch:
+		s.touchOne(live[0])
 	default:
 		s.commitRows(rowsOf(live))
 	}
@@ -116,6 +119,12 @@ func (s *Store) commitRows(rows []row) {
 	}
 	if n > 1 && serverError(err) != 0 {
 		s.splits.Add(1)
+		if isLockError(err) {
+			// A row is locked elsewhere: write each session alone, so
+			// that only the locked one waits for it again.
+			s.commitEach(s.liveRows(rows))
+			return
+		}
 		s.commitRows(s.liveRows(rows[:n/2]))
 		s.commitRows(s.liveRows(rows[n/2:]))
 		return
@@ -129,6 +138,22 @@ func (s *Store) commitRows(rows []row) {
 	for _, o := range ops {
 		o.err = err
 	}
+}
+
+// commitEach writes each row with a statement of its own, a few at a time.
+func (s *Store) commitEach(rows []row) {
+	const parallel = 4
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for _, r := range rows {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			s.commitRows([]row{r})
+		}()
+	}
+	wg.Wait()
 }
 
 // liveRows keeps the rows with a caller still waiting; the others' calls get
@@ -199,7 +224,7 @@ func (s *Store) upsert(ctx context.Context, rows []row) error {
 func (s *Store) retry(ctx context.Context, exec func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := exec()
-		if err == nil || serverError(err) != erLockDeadlock || attempt == deadlockRetries ||
+		if err == nil || !isConflict(err) || attempt == deadlockRetries ||
 			ctx.Err() != nil || s.closing.Err() != nil {
 			return err
 		}
@@ -208,15 +233,26 @@ func (s *Store) retry(ctx context.Context, exec func() error) error {
 
 // deleteOne runs a Delete.
 func (s *Store) deleteOne(o *op) {
-	stmt, err := s.prepare(o.ctx, &s.del)
+	o.err = s.execOne(o, &s.del, "delete", o.token, o.token)
+}
+
+// touchOne moves a session's expiry.
+func (s *Store) touchOne(o *op) {
+	o.err = s.execOne(o, &s.touchStmt, "commit", o.expiry, o.token, o.token)
+}
+
+// execOne runs a single-session write for o.
+func (s *Store) execOne(o *op, l *lazyStmt, what string, args ...any) error {
+	stmt, err := s.prepare(o.ctx, l)
 	if err == nil {
 		err = s.retry(o.ctx, func() error {
-			_, err := stmt.ExecContext(o.ctx, o.token, o.token)
+			_, err := stmt.ExecContext(o.ctx, args...)
 			return err
 		})
 		o.doubt = isContextError(err)
 	}
 	if err != nil {
-		o.err = s.wrap("delete", err)
+		return s.wrap(what, err)
 	}
+	return nil
 }
