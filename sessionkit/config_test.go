@@ -301,6 +301,10 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add("app:hunter2secret/app", "", "", "", "", "", "", "", "", "", "", "")
 	f.Add("app:hunter2secret(h", "", "", "", "", "", "", "", "", "", "", "")
 	f.Add("app@x:hunter2secret@mynet(h)/app?parseTime=0", "", "", "", "", "", "", "", "", "", "", "")
+	f.Add("mysql://app:hunter2secret@localhost:3306/app?tls=true", "", "", "", "", "", "", "", "", "", "", "")
+	f.Add("mysql://app:hunter2secret@tcp(localhost:3306)/app", "", "", "", "", "", "", "", "", "", "", "")
+	f.Add("mysql://hunter2secret@h(x)/app", "", "", "", "", "", "", "", "", "", "", "")
+	f.Add("app:hunter2secret@db:3306/app", "", "", "", "", "", "", "", "", "", "", "")
 	f.Fuzz(func(t *testing.T, dsn, store, table, lifetime, idle, cleanup, batch, hash, sameSite, name, path, conns string) {
 		environ := map[string]string{
 			"SESSION_MYSQL_DSN": dsn, "SESSION_STORE": store, "SESSION_TABLE": table,

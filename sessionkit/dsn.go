@@ -80,9 +80,13 @@ const passwordMask = "xxxxx"
 //     first ':' to the end of that network (or to the last '@', if further),
 //     since "user:password(host)/db" lacks only its '@'; without a ':', the
 //     network itself;
-//   - when the driver cannot parse it, everything from the first ':' to the
-//     last '@' before the last '/' (or else the last '@' of all, since the
-//     password may hold the last '/'), or, without such an '@', to the end.
+//   - when the driver cannot parse it and it is a URL
+//     (mysql://user:password@host:port/db), the URL's password (see
+//     urlSecret);
+//   - when the driver cannot parse it otherwise, everything from the first
+//     ':' to the last '@' before the last '/' (or else the last '@' of all,
+//     since the password may hold the last '/'), or, without such an '@', to
+//     the end.
 func dsnSecret(dsn string) (lo, hi int) {
 	head := dsn // [user[:password]@][net[(addr)]]
 	if slash := strings.LastIndexByte(dsn, '/'); slash >= 0 {
@@ -110,6 +114,9 @@ func dsnSecret(dsn string) (lo, hi int) {
 		return colon + 1, max(netEnd, lastAt)
 	}
 
+	if lo, hi, ok := urlSecret(dsn); ok {
+		return lo, hi
+	}
 	if colon < 0 {
 		return 0, 0
 	}

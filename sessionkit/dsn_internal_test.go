@@ -26,6 +26,14 @@ func TestRedactDSN(t *testing.T) {
 		"app:pw/app":             "app:xxxxx", // a '/' may be part of the password
 		"app:pw(db:3306":         "app:xxxxx",
 		"no password here":       "no password here",
+		// URLs: the URL's password, or a port that is not a number.
+		"mysql://app:pw@db:3306/app": "mysql://app:xxxxx@db:3306/app",
+		"mysql://app:p@w/d@db/app":   "mysql://app:xxxxx@db/app",
+		"mysql://app@db:3306/app":    "mysql://app@db:3306/app",
+		"mysql://db:3306/app":        "mysql://db:3306/app",
+		"mysql://app:pw/app":         "mysql://app:xxxxx/app",
+		"jdbc:mysql://app:pw@db/app": "jdbc:mysql://app:xxxxx@db/app",
+		"mysql://app:pw@tcp(db)/app": "mysql:xxxxx@tcp(db)/app", // the driver's reading: user "mysql"
 	} {
 		if got := redactDSN(dsn); got != want {
 			t.Errorf("redactDSN(%q) = %q, want %q", dsn, got, want)

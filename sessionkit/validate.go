@@ -130,8 +130,14 @@ func checkTableName(name string) error {
 // what the kit sets on its pool. Its errors never contain the password.
 func checkDSN(dsn string) error {
 	cfg, err := mysql.ParseDSN(dsn)
+	if problem := urlDSNProblem(dsn, cfg, err); problem != "" {
+		return errors.New(problem)
+	}
 	if err != nil {
-		return fmt.Errorf("not a valid go-sql-driver DSN: %s", scrubPassword(err.Error(), dsn))
+		if problem := bareAddressProblem(dsn); problem != "" {
+			return errors.New(scrubPassword(problem, dsn))
+		}
+		return fmt.Errorf("not a valid go-sql-driver DSN (%s): %s", dsnShape, scrubPassword(err.Error(), dsn))
 	}
 	var problems []string
 	if !knownNetwork(cfg.Net) {
