@@ -52,7 +52,10 @@ func FromEnv(ctx context.Context) (*Kit, error) {
 // New validates cfg and returns a ready Kit. With the mysql store it opens a
 // pool on cfg.MySQLDSN with parseTime=true, loc=UTC and the session time
 // zone '+00:00', applies the pool settings, pings the database and checks
-// the session table, all within ctx's deadline.
+// the session table, all within ctx's deadline. With CreateTable it creates
+// the table if it is missing, and logs that it did; without, a missing table
+// is an error that matches mysql.ErrTableMissing and carries, as a
+// *mysql.TableMissingError, the CREATE TABLE statement to run.
 //
 // A database that does not answer yet (the connection is refused, its host
 // is not found, it has too many connections) is waited for: New tries again
@@ -60,9 +63,7 @@ func FromEnv(ctx context.Context) (*Kit, error) {
 // (30s if ctx has no deadline), and logs each failed attempt with its
 // number, the delay and the error as a warning. It then returns the last
 // attempt's error. An answer that waiting cannot change, such as a wrong
-// password or an unknown database, is returned at once. With CreateTable it creates
-// a missing table first; without, a missing table is an error that matches
-// mysql.ErrTableMissing and shows the CREATE TABLE statement to run.
+// password or an unknown database, is returned at once.
 //
 // With the memory store it needs no database, and logs a warning that
 // sessions are lost on restart and not shared between replicas. (Its
@@ -187,17 +188,24 @@ func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where 
 	return k, nil
 }
 
-// prepareDatabase waits for the database and checks, or creates, the table.
+// prepareDatabase waits for the database and checks the table, or creates
+// it if it is missing and cfg.CreateTable is set.
 func prepareDatabase(ctx context.Context, cfg Config, db *sql.DB, store *sessionmysql.Store, where string) error {
 	if err := waitForDatabase(ctx, db, loggerOf(cfg), where); err != nil {
 		return err
 	}
-	if cfg.CreateTable {
+	err := store.CheckSchema(ctx)
+	if cfg.CreateTable && errors.Is(err, sessionmysql.ErrTableMissing) {
+		// Only a missing table is created, so that an existing one needs no
+		// CREATE privilege, and the log says when it was.
 		if err := store.CreateTable(ctx); err != nil {
 			return fmt.Errorf("sessionkit: SESSION_CREATE_TABLE: %w", err)
 		}
+		loggerOf(cfg).InfoContext(ctx, "sessionkit: created the session table (SESSION_CREATE_TABLE=true)",
+			slog.String("table", store.Table()))
+		err = store.CheckSchema(ctx)
 	}
-	if err := store.CheckSchema(ctx); err != nil {
+	if err != nil {
 		var missing *sessionmysql.TableMissingError
 		if errors.As(err, &missing) {
 			return fmt.Errorf("sessionkit: %w\nset SESSION_CREATE_TABLE=true to create it at start-up, or run:\n\n%s", err, missing.CreateStatement)

@@ -45,6 +45,26 @@ func TestNewMissingTableShowsCreateStatement(t *testing.T) {
 	}
 }
 
+// TestCreateTableLogsWhenItCreates checks that SESSION_CREATE_TABLE=true
+// logs the creation of a missing table, and nothing on the next start,
+// when the table exists.
+func TestCreateTableLogsWhenItCreates(t *testing.T) {
+	t.Parallel()
+	environ := mysqlEnv(t, map[string]string{"SESSION_TABLE": "web_sessions"})
+	for i, want := range []int{1, 0} {
+		kit, logs := startKit(t, environ)
+		if err := kit.Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(logs.String(), "created the session table"); n != want {
+			t.Errorf("start %d: %d lines say the table was created, want %d:\n%s", i+1, n, want, logs)
+		}
+		if want == 1 && !strings.Contains(logs.String(), "table=`web_sessions`") {
+			t.Errorf("the log does not name the table:\n%s", logs)
+		}
+	}
+}
+
 // TestNewUnreachableDatabase checks that New waits for a database that
 // refuses connections until ctx's deadline, logging each attempt, and then
 // fails with the last attempt's error, naming the server but not the
