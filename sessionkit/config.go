@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"reflect"
 	"slices"
@@ -118,6 +119,13 @@ type Config struct {
 	// statement of its own.
 	DBMaxInflight int `env:"SESSION_DB_MAX_INFLIGHT" envDefault:"4"`
 
+	// TrustedProxies are the reverse proxies, as CIDR prefixes
+	// ("10.0.0.0/8") or single addresses, whose X-Forwarded-Proto header the
+	// kit believes when it tells a request that came over HTTPS from one
+	// that came over plain HTTP (see Kit.SecureCookieOverHTTP). Empty, the
+	// default, believes no one.
+	TrustedProxies []netip.Prefix `env:"SESSION_TRUSTED_PROXIES"`
+
 	// Logger receives store errors, cleanup errors and warnings
 	// (slog.Default() if nil). It has no environment variable.
 	Logger *slog.Logger `env:"-"`
@@ -194,11 +202,12 @@ func parseEnv(environ map[string]string) (Config, error) {
 	err := env.ParseWithOptions(&cfg, env.Options{
 		Environment: environ,
 		FuncMap: map[reflect.Type]env.ParserFunc{
-			reflect.TypeFor[bool]():          parseBool,
-			reflect.TypeFor[int]():           parseInt,
-			reflect.TypeFor[time.Duration](): parseDuration,
-			reflect.TypeFor[http.SameSite](): parseSameSite,
-			reflect.TypeFor[StoreKind]():     parseStoreKind,
+			reflect.TypeFor[bool]():           parseBool,
+			reflect.TypeFor[int]():            parseInt,
+			reflect.TypeFor[time.Duration]():  parseDuration,
+			reflect.TypeFor[http.SameSite]():  parseSameSite,
+			reflect.TypeFor[StoreKind]():      parseStoreKind,
+			reflect.TypeFor[[]netip.Prefix](): parsePrefixes,
 		},
 	})
 	return cfg, err
@@ -263,6 +272,28 @@ func parseStoreKind(s string) (any, error) {
 		return k, nil
 	}
 	return nil, errors.New("want mysql or memory")
+}
+
+// parsePrefixes reads a comma-separated list of CIDR prefixes and single
+// addresses, such as "10.0.0.0/8, 192.168.1.10, fd00::/8".
+func parsePrefixes(s string) (any, error) {
+	var prefixes []netip.Prefix
+	for entry := range strings.SplitSeq(s, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(entry)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(entry)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is neither a CIDR prefix such as 10.0.0.0/8 nor an address: want a comma-separated list of them", entry)
+			}
+			p = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return prefixes, nil
 }
 
 // sameSiteName is the SESSION_COOKIE_SAME_SITE spelling of a mode.

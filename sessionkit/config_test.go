@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -78,6 +79,7 @@ func TestLoadConfigParsesEveryVariable(t *testing.T) {
 		"SESSION_DB_CONN_MAX_LIFETIME": "1h30m",
 		"SESSION_DB_QUERY_TIMEOUT":     "250ms",
 		"SESSION_DB_MAX_INFLIGHT":      "0",
+		"SESSION_TRUSTED_PROXIES":      "10.0.0.0/8, 192.168.1.10,fd00::/8,",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +101,8 @@ func TestLoadConfigParsesEveryVariable(t *testing.T) {
 		DBMaxIdleConns:    3,
 		DBConnMaxLifetime: 90 * time.Minute,
 		DBQueryTimeout:    250 * time.Millisecond,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.10/32"),
+			netip.MustParsePrefix("fd00::/8")},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("\n got %+v\nwant %+v", cfg, want)
@@ -167,6 +171,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"negative query timeout", map[string]string{"SESSION_STORE": "memory", "SESSION_DB_QUERY_TIMEOUT": "-1s"}, "SESSION_DB_QUERY_TIMEOUT", []string{"negative"}},
 		{"negative max inflight", map[string]string{"SESSION_STORE": "memory", "SESSION_DB_MAX_INFLIGHT": "-1"}, "SESSION_DB_MAX_INFLIGHT", []string{`"-1"`, "negative"}},
 		{"password in the network's place", map[string]string{"SESSION_MYSQL_DSN": "app:hunter2secret(127.0.0.1:3306)/app"}, "SESSION_MYSQL_DSN", []string{"tcp, tcp4, tcp6 or unix", "'@'", "NewWithDB", `"app:xxxxx(127.0.0.1:3306)/app"`}},
+		{"proxy not a prefix", map[string]string{"SESSION_STORE": "memory", "SESSION_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, "SESSION_TRUSTED_PROXIES", []string{`"10.0.0.0/8,proxy.internal"`, `"proxy.internal" is neither a CIDR prefix`}},
+		{"proxy prefix too long", map[string]string{"SESSION_STORE": "memory", "SESSION_TRUSTED_PROXIES": "10.0.0.0/33"}, "SESSION_TRUSTED_PROXIES", []string{`"10.0.0.0/33"`}},
 		{"registered network", map[string]string{"SESSION_MYSQL_DSN": "app:hunter2secret@cloudsql(project:region:db)/app"}, "SESSION_MYSQL_DSN", []string{"mysql.RegisterDialContext needs NewWithDB"}},
 	}
 	for _, tt := range tests {

@@ -45,6 +45,7 @@
 //	SESSION_DB_CONN_MAX_LIFETIME  5m; how long a connection is reused
 //	SESSION_DB_QUERY_TIMEOUT      5s; upper bound on each store query
 //	SESSION_DB_MAX_INFLIGHT       4 session reads, and 4 writes, as statements at once; more are batched
+//	SESSION_TRUSTED_PROXIES       empty; CIDRs or addresses whose X-Forwarded-Proto is believed
 //
 // # The database
 //

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -33,6 +35,9 @@ type Kit struct {
 	store  *sessionmysql.Store // nil with the memory store
 
 	requests inflight
+
+	trustedProxies      []netip.Prefix // SESSION_TRUSTED_PROXIES
+	warnedCookieDropped atomic.Bool    // a Secure cookie over plain HTTP was logged
 
 	shutdownMu      sync.Mutex
 	shutdownStarted bool
@@ -242,7 +247,7 @@ func newKit(cfg Config, logger *slog.Logger) *Kit {
 		Persist:     cfg.CookiePersist,
 		Partitioned: cfg.CookiePartitioned,
 	}
-	k := &Kit{Manager: m, logger: logger, shutdownDone: make(chan struct{})}
+	k := &Kit{Manager: m, logger: logger, shutdownDone: make(chan struct{}), trustedProxies: cfg.TrustedProxies}
 	m.ErrorFunc = k.serveError
 	k.requests.init()
 	return k

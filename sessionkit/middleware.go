@@ -19,6 +19,10 @@ import (
 // only those set before the middleware ran. Requests that arrive after
 // Shutdown has started get 503.
 //
+// The first response that sets a Secure session cookie on a plain-HTTP
+// request to a host other than localhost is logged as a warning, since
+// browsers drop that cookie (see SecureCookieOverHTTP).
+//
 // A request that changed nothing in its session writes nothing, or only the
 // session's expiry (see touchInterval): under an idle timeout a read costs
 // a read, and it cannot overwrite a change a concurrent request of the same
@@ -41,7 +45,11 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 			// so that a request that changed nothing writes nothing.
 			r = r.WithContext(sessionmysql.WithReadMemo(r.Context()))
 		}
+		if !k.warnedCookieDropped.Load() && k.SecureCookieOverHTTP(r) {
+			g.beforeSend = func(h http.Header) { k.warnIfCookieDropped(r, h) }
+		}
 		sessions.ServeHTTP(g, r)
+		g.sending() // a handler that wrote nothing: the server sends the header now
 	})
 }
 
@@ -55,6 +63,17 @@ type guardedWriter struct {
 	http.ResponseWriter
 	outer  http.Header // the headers set before the middleware ran, or nil
 	failed bool
+	// beforeSend, if set, sees the response's header once, just before it
+	// is sent.
+	beforeSend func(http.Header)
+}
+
+// sending calls beforeSend the first time the header is about to be sent.
+func (g *guardedWriter) sending() {
+	if g.beforeSend != nil && !g.failed {
+		g.beforeSend(g.Header())
+	}
+	g.beforeSend = nil
 }
 
 // fail restores the headers to what they were before the middleware ran
@@ -76,6 +95,7 @@ func resetHeader(h, want http.Header) {
 
 func (g *guardedWriter) WriteHeader(code int) {
 	if !g.failed {
+		g.sending()
 		g.ResponseWriter.WriteHeader(code)
 	}
 }
@@ -84,6 +104,7 @@ func (g *guardedWriter) Write(b []byte) (int, error) {
 	if g.failed {
 		return len(b), nil
 	}
+	g.sending()
 	return g.ResponseWriter.Write(b)
 }
 

@@ -1,0 +1,117 @@
+package sessionkit
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// Browsers keep a Secure cookie only from an HTTPS response, or from
+// http://localhost. Served over plain HTTP anywhere else, the session
+// cookie (Secure by default) is dropped without a word: every request starts
+// a new session, a login does not stick, and each page load writes a row.
+// The kit says so in its log, once.
+
+// SecureCookieOverHTTP reports whether a browser would drop the session
+// cookie set in the response to r: the cookie is Secure (SESSION_COOKIE_SECURE),
+// r came over plain HTTP, and its host is not localhost or a loopback
+// address. A request counts as HTTPS when it came over TLS, or when
+// a proxy listed in SESSION_TRUSTED_PROXIES says so in X-Forwarded-Proto;
+// the header of any other client is ignored. A page can use it to warn its
+// visitor; the kit's middleware logs the first response that sets the cookie
+// on such a request.
+func (k *Kit) SecureCookieOverHTTP(r *http.Request) bool {
+	return k.Manager.Cookie.Secure && !k.cameOverHTTPS(r) && !isLocalHost(r.Host)
+}
+
+// cameOverHTTPS reports whether r reached the client's side over HTTPS.
+func (k *Kit) cameOverHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	proto, ok := forwardedProto(r)
+	return ok && k.fromTrustedProxy(r) && strings.EqualFold(proto, "https")
+}
+
+// forwardedProto is the first value of r's X-Forwarded-Proto header, the
+// protocol between the client and the first proxy.
+func forwardedProto(r *http.Request) (string, bool) {
+	v := r.Header.Get("X-Forwarded-Proto")
+	if v == "" {
+		return "", false
+	}
+	first, _, _ := strings.Cut(v, ",")
+	return strings.TrimSpace(first), true
+}
+
+// fromTrustedProxy reports whether r's peer is in SESSION_TRUSTED_PROXIES.
+func (k *Kit) fromTrustedProxy(r *http.Request) bool {
+	if len(k.trustedProxies) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range k.trustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// isLocalHost reports whether a Host header names this machine in a way
+// browsers treat as secure: localhost, a name under .localhost, or a
+// loopback address.
+func isLocalHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
+}
+
+// warnIfCookieDropped logs, once in the kit's life, a response that sets
+// the session cookie where a browser drops it (see SecureCookieOverHTTP).
+// h is the response's header as it is about to be sent.
+func (k *Kit) warnIfCookieDropped(r *http.Request, h http.Header) {
+	if !setsCookie(h, k.Manager.Cookie.Name) || !k.warnedCookieDropped.CompareAndSwap(false, true) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("host", clipped(r.Host))}
+	if proto, ok := forwardedProto(r); ok {
+		// The header is there but came from a client that is not trusted.
+		attrs = append(attrs, slog.String("x_forwarded_proto", clipped(proto)),
+			slog.String("ignored_from", clipped(r.RemoteAddr)))
+	}
+	k.logger.LogAttrs(context.Background(), slog.LevelWarn,
+		"sessionkit: a Secure session cookie was set on a plain-HTTP request; browsers drop it, "+
+			"so every request starts a new session and logins do not stick: serve HTTPS, "+
+			"list the proxy that ends TLS in SESSION_TRUSTED_PROXIES, "+
+			"or set SESSION_COOKIE_SECURE=false for plain HTTP in development (logged once)",
+		attrs...)
+}
+
+// setsCookie reports whether h sets the cookie name.
+func setsCookie(h http.Header, name string) bool {
+	for _, v := range h.Values("Set-Cookie") {
+		if strings.HasPrefix(v, name+"=") {
+			return true
+		}
+	}
+	return false
+}
