@@ -285,7 +285,13 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 // deleteExpired deletes batches until none is full, renewing held (if any)
 // as it goes; it stops early, without an error, if the lease was lost.
 func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease) (int64, error) {
+	stmt, err := conn.PrepareContext(ctx, s.q.deleteExpiredBatch)
+	if err != nil {
+		return 0, s.wrap("delete expired", err)
+	}
+	defer stmt.Close()
 	var total int64
+	pace := newPacing(s.cfg.CleanupBatchSize)
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
@@ -296,7 +302,9 @@ func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease) 
 			s.log().Warn("sessionkit/mysql: cleanup lease lost to another replica; this pass stops", "table", s.table.quoted)
 			return total, nil
 		}
-		res, err := s.deleteBatch(ctx, conn)
+		size := pace.size
+		start := time.Now()
+		res, err := s.deleteBatch(ctx, stmt, size)
 		if err != nil {
 			return total, s.wrap("delete expired", err)
 		}
@@ -312,19 +320,59 @@ func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease) 
 		s.cleanup.stats.RowsDeleted += n
 		s.cleanup.stats.Statements++
 		s.cleanup.mu.Unlock()
-		if n < int64(s.cfg.CleanupBatchSize) {
+		if n < int64(size) {
 			return total, nil
 		}
+		if pause := pace.next(time.Since(start)); pause > 0 {
+			select {
+			case <-ctx.Done():
+				return total, ctx.Err()
+			case <-time.After(pause):
+			}
+		}
 	}
+}
+
+// Cleanup pacing. A pass adapts its batches to how busy the server is, by
+// the time each DELETE takes: while batches are quick (the server is idle)
+// they grow back to CleanupBatchSize; when one is slow (commits compete for
+// the same pages and the redo log) the next is half as large, down to a
+// tenth of CleanupBatchSize, and the pass pauses as long as the slow batch
+// took, so that it takes at most about half of the server's attention
+// from the sessions being served.
+const (
+	cleanupQuick = 20 * time.Millisecond
+	cleanupSlow  = 60 * time.Millisecond
+)
+
+type pacing struct {
+	size, least, most int
+}
+
+func newPacing(most int) *pacing {
+	return &pacing{size: most, least: max(1, most/10), most: most}
+}
+
+// next takes the time of the last batch, sets the size of the next, and
+// returns how long to pause first.
+func (p *pacing) next(took time.Duration) time.Duration {
+	switch {
+	case took > cleanupSlow:
+		p.size = max(p.size/2, p.least)
+		return took
+	case took < cleanupQuick:
+		p.size = min(p.size*2, p.most)
+	}
+	return 0
 }
 
 // deleteBatch runs one batched DELETE, again when the server rolled it back
 // to break a deadlock or after a lock wait timeout: commits touching the
 // same index pages can cause either, and the statement is safe to repeat.
-func (s *Store) deleteBatch(ctx context.Context, conn *sql.Conn) (sql.Result, error) {
+func (s *Store) deleteBatch(ctx context.Context, stmt *sql.Stmt, size int) (sql.Result, error) {
 	for attempt := 0; ; attempt++ {
 		qctx, cancel := s.queryContext(ctx)
-		res, err := conn.ExecContext(qctx, s.q.deleteExpiredBatch)
+		res, err := stmt.ExecContext(qctx, size)
 		cancel()
 		if err == nil || !isLockError(err) || attempt == deadlockRetries {
 			return res, err

@@ -145,6 +145,28 @@
 // goroutines, and closes the prepared statements; the *sql.DB stays open. StopCleanup stops only the cleanup, as
 // scs's mysqlstore does.
 //
+// # Fewer writes
+//
+// With an idle timeout scs commits every session on every request, so that
+// its expiry moves, even when nothing in it changed. With
+// Config.TouchInterval set (sessionkit sets a tenth of the idle timeout, at
+// most a minute), a Commit whose session holds the same deadline and values
+// as what was last read or written for its token is not written while its
+// expiry moves by less than TouchInterval, and is written as an expiry-only
+// UPDATE once it has moved further (only forward, and only while the row has
+// not expired). The expiry in the table is then early by at most
+// TouchInterval, never late. Sessions are compared by their values, not
+// their bytes: scs's GobCodec encodes a map, whose order is random. A
+// skipped or expiry-only write can neither undo another replica's write nor
+// bring back a deleted session.
+//
+// In a context made with WithReadMemo (sessionkit's middleware makes one per
+// request), a Commit is compared with what its own request read, so a
+// request that only read cannot overwrite a change a concurrent request of
+// the same session saved. Without one, the store remembers the last read or
+// write of up to 10,000 tokens, which saves the same writes between
+// sequential requests; a store with TouchInterval zero remembers nothing.
+//
 // # Cleanup
 //
 // A background goroutine deletes expired sessions every CleanupInterval
@@ -152,8 +174,19 @@
 // interval so that replicas started together spread out. Each pass takes the
 // server's named lock GET_LOCK('sessionkit:<db>.<table>', 0); when another
 // replica holds it the pass is skipped, and where the server refuses named
-// locks (some clusters and proxies do) the pass runs anyway. A pass deletes
-// at most CleanupBatchSize rows per statement, oldest first, until none are
-// left, so no statement holds locks for long. Errors are logged with log/slog
-// and the loop goes on. StopCleanup and Close stop it and wait for it.
+// locks the pass runs anyway. On a node of a multi-primary cluster (Galera,
+// Group Replication), where GET_LOCK is local to the node, a pass also takes
+// a lease: a row in the table sessionkit_leases of the same database (made
+// on the first pass if the user may create tables; CheckSchema shows its
+// CREATE statement otherwise), which lasts 30 seconds and is renewed while
+// the pass runs, so that one pass runs at a time across the cluster and a
+// replica that dies holding it blocks the others for at most that long.
+//
+// A pass deletes at most CleanupBatchSize rows per statement, oldest first,
+// until none are left, so no statement holds locks for long or makes a
+// large write set. It paces itself by the time each statement takes: a
+// batch slower than 60ms halves the next (down to a tenth of
+// CleanupBatchSize) and is followed by a pause as long as it took; batches
+// quicker than 20ms grow back. Errors are logged with log/slog and the loop
+// goes on. StopCleanup and Close stop it and wait for it.
 package mysql

@@ -50,7 +50,7 @@ const (
 // sql_mode, so that a column narrowed at run time cannot truncate a session.
 const strictMode = "sql_mode='STRICT_ALL_TABLES'"
 
-func newQueries(t tableName, batch int) queries {
+func newQueries(t tableName) queries {
 	q := t.quoted
 	return queries{
 		table: q,
@@ -61,7 +61,7 @@ func newQueries(t tableName, batch int) queries {
 		all:  "SELECT token, data FROM " + q + " WHERE expiry > UTC_TIMESTAMP(6)",
 		// Oldest first along the expiry index, a bounded number of rows per
 		// statement, so that no statement holds row locks for long.
-		deleteExpiredBatch: "DELETE FROM " + q + " WHERE expiry <= UTC_TIMESTAMP(6) ORDER BY expiry LIMIT " + strconv.Itoa(batch),
+		deleteExpiredBatch: "DELETE FROM " + q + " WHERE expiry <= UTC_TIMESTAMP(6) ORDER BY expiry LIMIT ?",
 		createTable: "CREATE TABLE IF NOT EXISTS " + q + " (\n" +
 			"  token  CHAR(43) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,\n" +
 			"  data   MEDIUMBLOB  NOT NULL,\n" +

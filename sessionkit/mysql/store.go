@@ -175,7 +175,7 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	}
 	s := &Store{db: db, table: table, cfg: cfg, logger: cfg.Logger}
 	s.closing, s.close = context.WithCancel(context.Background())
-	s.q = newQueries(table, cfg.CleanupBatchSize)
+	s.q = newQueries(table)
 	s.lq = newLeaseQueries(table)
 	s.cleanup.holder = newHolder()
 	s.find.build = func(d dialect) string { return s.q.findOne(d, s.causalReads()) }
