@@ -17,8 +17,9 @@
 //
 // Routes:
 //
-//	GET  /            visit counter and who is logged in, with log-in and log-out forms
-//	GET  /put         puts "Hello from a session!" into the session
+//	GET  /            visit counter and who is logged in, with log-in and log-out forms;
+//	                  starts no session, so visitors without one write nothing
+//	GET  /put         puts "Hello from a session!" into the session, starting one
 //	GET  /get         writes it back
 //	POST /login       form field user: renews the session token, then stores the user
 //	POST /logout      destroys the session
@@ -58,6 +59,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"sessionkit.dev/sessionkit"
+	sessionmysql "sessionkit.dev/sessionkit/mysql"
 )
 
 // shutdownTimeout is the one budget of the graceful shutdown after SIGINT or
@@ -77,6 +79,15 @@ func main() {
 
 	if err == nil {
 		err = run(logger, opts)
+	}
+	var missing *sessionmysql.TableMissingError
+	if errors.As(err, &missing) {
+		// The statement goes to stderr as it is, ready to paste into a MySQL
+		// client: inside a JSON log line its line breaks would be \n escapes.
+		logger.Error("exiting: the session table does not exist; create it with the statement below, "+
+			"or set SESSION_CREATE_TABLE=true to create it at start-up", "table", missing.Table)
+		fmt.Fprintf(os.Stderr, "\n%s\n\n", missing.CreateStatement)
+		os.Exit(1)
 	}
 	if err != nil {
 		logger.Error("exiting", "err", err)
@@ -119,8 +130,9 @@ func run(logger *slog.Logger, opts options) error {
 
 	// Sessions: the SESSION_* variables give a MySQL pool, the store and a
 	// configured scs.SessionManager (kit.Manager). A bad variable is reported
-	// here, before the server listens, and so is a database that does not
-	// answer within 30s: exit and let the orchestrator restart the process.
+	// here, before the server listens. A database that is not up yet is
+	// waited for, each attempt logged, for up to 30s; then exit and let the
+	// orchestrator restart the process.
 	startCtx, cancelStart := context.WithTimeout(ctx, 30*time.Second)
 	kit, err := sessionkit.FromEnv(startCtx)
 	cancelStart()
@@ -159,7 +171,7 @@ func run(logger *slog.Logger, opts options) error {
 		r.Use(kit.Middleware)
 
 		// Your routes go here.
-		r.Get("/", home(sessions))
+		r.Get("/", home(kit))
 		r.Get("/put", put(sessions))
 		r.Get("/get", get(sessions))
 		r.Post("/login", login(sessions))
@@ -222,29 +234,50 @@ func shutdownSessions(ctx context.Context, kit *sessionkit.Kit) error {
 // homePage shows what the session holds. html/template escapes the user name.
 var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 <title>sessionkit example</title>
-<p>Visits in this session: {{.Visits}}.</p>
-{{if .User}}<p>Logged in as {{.User}}.</p>
+{{if .CookieDropped}}<p><strong>This page came over plain HTTP, and the session cookie is Secure: your browser
+drops it, so logging in will not stick. Serve HTTPS, or set SESSION_COOKIE_SECURE=false in development.</strong></p>
+{{end}}{{if .Session}}<p>Visits in this session: {{.Visits}}.</p>
+{{else}}<p>No session yet: log in, or <a href="/put">put a message</a>, to start one.</p>
+{{end}}{{if .User}}<p>Logged in as {{.User}}.</p>
 <form method="post" action="/logout"><button>Log out</button></form>
 {{else}}<p>Not logged in.</p>
 <form method="post" action="/login"><input name="user" placeholder="name" required> <button>Log in</button></form>
 {{end}}`))
 
-// home counts the visits of this session and shows who is logged in.
-func home(sessions *scs.SessionManager) http.HandlerFunc {
+// home counts the visits of a session and shows who is logged in. It starts
+// no session: a visitor without one (a first visit, a crawler, a health
+// check, curl) is shown the page and nothing is written, where a Put here
+// would store a row for every such request, kept for SESSION_LIFETIME.
+// Sessions start where the visitor does something that needs one: /put and
+// /login. A HEAD request asks about the page without visiting it, so it
+// does not count.
+func home(kit *sessionkit.Kit) http.HandlerFunc {
+	sessions := kit.Manager
 	return func(w http.ResponseWriter, r *http.Request) {
-		visits := sessions.GetInt(r.Context(), "visits") + 1
-		sessions.Put(r.Context(), "visits", visits)
+		ctx := r.Context()
+		hasSession := sessions.Token(ctx) != "" // a session was loaded from the cookie
+		visits := sessions.GetInt(ctx, "visits")
+		if hasSession && r.Method == http.MethodGet {
+			visits++
+			sessions.Put(ctx, "visits", visits)
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		homePage.Execute(w, struct {
-			Visits int
-			User   string
-		}{visits, sessions.GetString(r.Context(), "user")})
+			CookieDropped bool
+			Session       bool
+			Visits        int
+			User          string
+		}{kit.SecureCookieOverHTTP(r), hasSession, visits, sessions.GetString(ctx, "user")})
 	}
 }
 
-// put and get are the two handlers of scs's README.
+// put and get are the two handlers of scs's README. put starts a session
+// if there is none.
 func put(sessions *scs.SessionManager) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			return // a HEAD request changes nothing
+		}
 		sessions.Put(r.Context(), "message", "Hello from a session!")
 	}
 }

@@ -136,10 +136,11 @@ type visit struct {
 // user is a browser: a cookie jar and the record of its visits, sent one
 // after another.
 type user struct {
-	hc   *http.Client
-	jar  *cookiejar.Jar
-	log  []visit
-	last int // the counter of the last 200
+	hc      *http.Client
+	jar     *cookiejar.Jar
+	log     []visit
+	last    int  // the counter of the last 200
+	started bool // GET /put has started the session
 
 	// For the test goroutine to follow the user's progress while it runs.
 	okCount     atomic.Int64 // visits with status 200
@@ -151,10 +152,17 @@ func newUser(tr *http.Transport) *user {
 	return &user{jar: jar, hc: &http.Client{Jar: jar, Transport: tr, Timeout: 30 * time.Second}}
 }
 
-// get sends GET / to replica i of b and records the outcome.
+// get sends GET / to replica i of b and records the outcome. Until the
+// user has a session it first sends GET /put, which starts one (/ counts the
+// visits of a session but starts none); a GET /put that fails is recorded
+// as the outcome.
 func (u *user) get(ctx context.Context, b *balancer, i int) visit {
 	v := visit{replica: i, start: time.Now()}
-	req, err := http.NewRequestWithContext(ctx, "GET", b.urls[i]+"/", nil)
+	path := "/"
+	if !u.started {
+		path = "/put"
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", b.urls[i]+path, nil)
 	if err != nil {
 		v.err = err
 		return v
@@ -168,6 +176,10 @@ func (u *user) get(ctx context.Context, b *balancer, i int) visit {
 	}
 	v.end = time.Now()
 	v.err = err
+	if err == nil && v.status == http.StatusOK && !u.started {
+		u.started = true
+		return u.get(ctx, b, i)
+	}
 	if err == nil && v.status == http.StatusOK {
 		if m := visitsRe.FindStringSubmatch(v.body); m != nil {
 			v.visits, _ = strconv.Atoi(m[1])
