@@ -84,7 +84,7 @@ func TestComposeAgreesWithREADME(t *testing.T) {
 			if !strings.Contains(command, "./examples/"+want.service) {
 				t.Errorf("%s.command = %q, want it to run ./examples/%s", name, command, want.service)
 			}
-			mapping := want.port + ":" + want.port
+			mapping := "127.0.0.1:" + want.port + ":" + want.port // a laptop's setup: not on every interface
 			if ports := asList(t, svc["ports"], name+".ports"); !slices.Contains(ports, any(mapping)) {
 				t.Errorf("%s.ports = %v, want %q", name, ports, mapping)
 			}
@@ -135,6 +135,78 @@ func TestComposeAgreesWithREADME(t *testing.T) {
 				t.Errorf("README has no line naming both %s and examples/%s", url, want.service)
 			}
 		})
+	}
+}
+
+// TestComposeRecoversOnItsOwn checks what makes the stack start, stop and
+// recover without help: restart policies, a health check that logs in as
+// the application and runs a query, servers that say they are building and
+// stop at once on docker stop, and a source mount that SELinux hosts allow.
+func TestComposeRecoversOnItsOwn(t *testing.T) {
+	src, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := parseYAML(string(src))
+	if err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	services := asMap(t, asMap(t, doc, "the file")["services"], "services")
+	for name, v := range services {
+		svc := asMap(t, v, "services."+name)
+		switch svc["restart"] {
+		case "always", "unless-stopped", "on-failure":
+		default:
+			t.Errorf("services.%s.restart = %v: a service that exits stays down", name, svc["restart"])
+		}
+	}
+
+	hc := asMap(t, asMap(t, services["mysql"], "services.mysql")["healthcheck"], "services.mysql.healthcheck")
+	test, _ := hc["test"].(string)
+	for _, want := range []string{`--user="$$MYSQL_USER"`, `--password="$$MYSQL_PASSWORD"`, `--database="$$MYSQL_DATABASE"`, "SELECT", "--host=127.0.0.1"} {
+		if !strings.Contains(test, want) {
+			t.Errorf("services.mysql.healthcheck.test = %q: want the application's account over TCP running a query (%s)", test, want)
+		}
+	}
+	if strings.Contains(test, "mysqladmin") {
+		t.Errorf("services.mysql.healthcheck.test = %q: mysqladmin ping passes on Access denied", test)
+	}
+
+	for _, want := range composeServers {
+		name := "services." + want.service
+		svc := asMap(t, services[want.service], name)
+		if svc["init"] != "true" {
+			t.Errorf("%s.init = %v, want true: sh as PID 1 ignores docker stop's SIGTERM during the build", name, svc["init"])
+		}
+		command, _ := svc["command"].(string)
+		if echo, build := strings.Index(command, "echo "), strings.Index(command, "go build"); echo < 0 || echo > build {
+			t.Errorf("%s.command = %q: want a line that says it builds, before go build", name, command)
+		}
+		if !strings.Contains(command, "exec /tmp/server") {
+			t.Errorf("%s.command = %q: want the server exec'd, to get the signals", name, command)
+		}
+		mounted := false
+		for _, v := range asList(t, svc["volumes"], name+".volumes") {
+			parts := strings.Split(v.(string), ":")
+			if len(parts) >= 2 && parts[1] == "/src" {
+				mounted = true
+				if len(parts) < 3 || !slices.ContainsFunc(strings.Split(parts[2], ","), func(o string) bool { return o == "z" || o == "Z" }) {
+					t.Errorf("%s: the source mount %q lacks z, which SELinux hosts need", name, v)
+				}
+			}
+		}
+		if !mounted {
+			t.Errorf("%s mounts no source at /src", name)
+		}
+	}
+	for _, want := range []string{"first start downloads the Go modules", `"msg":"listening"`} {
+		if !strings.Contains(string(readme), want) {
+			t.Errorf("README does not say %q: the first start builds in silence", want)
+		}
 	}
 }
 
