@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"database/sql"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
 
 	"sessionkit.dev/internal/mysqltest"
 )
@@ -128,4 +131,82 @@ func shellAssignments(t *testing.T, line string) []string {
 		t.Fatalf("README: cannot read the environment of %q", line)
 	}
 	return out
+}
+
+// TestREADMEDatabaseSetup runs the README's database setup, the SQL given
+// to "sudo mariadb", as root on a private server that skips name resolution
+// as Debian's MariaDB does, and logs in with the DSN of the README's go run
+// line (at the private server's port): the account matches a TCP
+// connection to 127.0.0.1, and may create the session table. An account
+// at 'localhost', as the README had it, would not.
+func TestREADMEDatabaseSetup(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runLine, _ := quickStart(t, string(readme))
+	_, section, _ := strings.Cut(string(readme), "## Quick start")
+	_, setup, ok := strings.Cut(section, "sudo mariadb <<'SQL'\n")
+	if !ok {
+		t.Fatal("the README's Quick start has no sudo mariadb <<'SQL' block")
+	}
+	setup, _, ok = strings.Cut(setup, "\nSQL\n")
+	if !ok {
+		t.Fatal("the README's SQL block has no end")
+	}
+
+	srv := mysqltest.NewServer(t)
+	root := mysqltest.Open(t, srv.Config().FormatDSN())
+	for stmt := range strings.SplitSeq(setup, ";") {
+		if stmt = strings.TrimSpace(stmt); stmt != "" {
+			if _, err := root.Exec(stmt); err != nil {
+				t.Fatalf("README: %s: %v", stmt, err)
+			}
+		}
+	}
+
+	var dsn string
+	for _, kv := range shellAssignments(t, runLine) {
+		if v, ok := strings.CutPrefix(kv, "SESSION_MYSQL_DSN="); ok {
+			dsn = v
+		}
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("the README's DSN %q: %v", dsn, err)
+	}
+	if host, _, _ := strings.Cut(cfg.Addr, ":"); host != "127.0.0.1" {
+		t.Errorf("the README's DSN reaches %s, want 127.0.0.1 (localhost may resolve to ::1)", cfg.Addr)
+	}
+	cfg.Addr = srv.Config().Addr
+	app := mysqltest.Open(t, cfg.FormatDSN())
+	var user string
+	if err := app.QueryRow("SELECT CURRENT_USER()").Scan(&user); err != nil {
+		t.Fatalf("logging in with the README's DSN: %v", err)
+	}
+	if _, err := app.Exec("CREATE TABLE sessions_check (id INT)"); err != nil {
+		t.Errorf("the README's account cannot create a table: %v", err)
+	}
+	t.Logf("the README's DSN logs in as %s", user)
+
+	// The server is like Debian's: an account at localhost does not match.
+	if _, err := root.Exec("CREATE USER 'old'@'localhost' IDENTIFIED BY 'secret'"); err != nil {
+		t.Fatal(err)
+	}
+	old := cfg.Clone()
+	old.User = "old"
+	if err := loginError(old); err == nil {
+		t.Error("'old'@'localhost' logged in over TCP: the server resolves names, and the test proves nothing")
+	}
+}
+
+// loginError opens one connection with cfg and returns the error.
+func loginError(cfg *mysql.Config) error {
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.Ping()
 }
