@@ -9,7 +9,10 @@
 //     127.0.0.1, started once per test binary on first use and removed when
 //     the binary exits, even when it crashes;
 //  3. none: the test is skipped with a message saying how to enable it, or
-//     fails when SESSIONKIT_TEST_REQUIRE_DB=1.
+//     fails when SESSIONKIT_TEST_REQUIRE_DB=1. So that a run without a
+//     server cannot pass unnoticed, Main then fails the package once, with
+//     the instructions, unless SESSIONKIT_TEST_SKIP_DB=1 says that skipping
+//     the database tests is meant.
 //
 // Every call to DSN or DB creates a fresh database that is dropped when the
 // test ends, so tests can run in parallel and in any order. A package that
@@ -25,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,11 +40,35 @@ import (
 const (
 	EnvDSN       = "SESSIONKIT_TEST_DSN"
 	EnvRequireDB = "SESSIONKIT_TEST_REQUIRE_DB"
+	EnvSkipDB    = "SESSIONKIT_TEST_SKIP_DB"
 )
 
 const skipMessage = "mysqltest: no MySQL/MariaDB server for database tests; set " + EnvDSN +
 	"=root@tcp(127.0.0.1:3306)/ or install mariadb-server so that mariadbd is on PATH (" +
 	EnvRequireDB + "=1 turns this skip into a failure)"
+
+// noServerMessage is what Main prints when tests of the package skipped
+// for want of a server; %d is how many.
+const noServerMessage = `mysqltest: FAIL: %d database tests of this package were skipped: no MySQL or MariaDB server.
+  Install one so that mariadbd or mysqld is on PATH or in /usr/sbin (apt-get install mariadb-server,
+  brew install mariadb): the tests start a private server of their own.
+  Or set ` + EnvDSN + `=root@tcp(127.0.0.1:3306)/ to use a running server whose user may create databases.
+  Or set ` + EnvSkipDB + `=1 to run without the database tests.
+`
+
+// noServerSkips counts the tests skipped for want of a server.
+var noServerSkips atomic.Int64
+
+// skipWithoutServer skips t for want of a server, counting it, or fails it
+// under SESSIONKIT_TEST_REQUIRE_DB=1.
+func skipWithoutServer(t testing.TB) {
+	t.Helper()
+	if os.Getenv(EnvRequireDB) == "1" {
+		t.Fatal(skipMessage)
+	}
+	noServerSkips.Add(1)
+	t.Skip(skipMessage)
+}
 
 type sharedServer struct {
 	once sync.Once
@@ -56,8 +84,10 @@ var (
 
 // Main runs the tests, stops and removes every private server the tests
 // started, and then, when the tests passed, fails the run if a goroutine is
-// left over (go.uber.org/goleak, with leakOptions for known exceptions).
-// Use it as
+// left over (go.uber.org/goleak, with leakOptions for known exceptions). It
+// also fails the run, printing how to provide a server, when tests were
+// skipped for want of one, unless SESSIONKIT_TEST_SKIP_DB=1: go test then
+// reports the package as FAIL with that message, not as ok. Use it as
 //
 //	func TestMain(m *testing.M) { os.Exit(mysqltest.Main(m)) }
 func Main(m *testing.M, leakOptions ...goleak.Option) int {
@@ -68,6 +98,10 @@ func Main(m *testing.M, leakOptions ...goleak.Option) int {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}
+	}
+	if n := noServerSkips.Load(); n > 0 && os.Getenv(EnvSkipDB) != "1" {
+		fmt.Fprintf(os.Stderr, noServerMessage, n)
+		code = 1
 	}
 	return code
 }
@@ -123,10 +157,7 @@ func requireServer(t testing.TB) {
 		return
 	}
 	if serverBinary() == "" {
-		if os.Getenv(EnvRequireDB) == "1" {
-			t.Fatal(skipMessage)
-		}
-		t.Skip(skipMessage)
+		skipWithoutServer(t)
 	}
 }
 
@@ -208,10 +239,12 @@ func NewServer(t testing.TB) *Server {
 	t.Helper()
 	bin := serverBinary()
 	if bin == "" {
-		if os.Getenv(EnvRequireDB) == "1" {
-			t.Fatal(skipMessage)
+		if os.Getenv(EnvDSN) != "" && os.Getenv(EnvRequireDB) != "1" {
+			// A server was given: this skip is not for want of one.
+			t.Skip("mysqltest: this test stops and starts a server of its own, which needs mariadbd or mysqld; " +
+				EnvDSN + "'s server cannot be stopped")
 		}
-		t.Skip(skipMessage)
+		skipWithoutServer(t)
 	}
 	s, err := newServer(bin, "")
 	if err != nil {

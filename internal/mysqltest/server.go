@@ -41,9 +41,13 @@ type Server struct {
 	paused  bool           // Pause sent SIGSTOP and Resume has not undone it
 }
 
-// serverBinary finds mariadbd or mysqld on PATH or in the usual sbin folders,
-// which are not on a normal user's PATH on Debian.
-func serverBinary() string {
+// serverBinary finds the server binary: findServerBinary, unless a test of
+// the harness pretends that there is none.
+var serverBinary = findServerBinary
+
+// findServerBinary finds mariadbd or mysqld on PATH or in the usual sbin
+// folders, which are not on a normal user's PATH on Debian.
+func findServerBinary() string {
 	for _, name := range []string{"mariadbd", "mysqld"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
