@@ -286,9 +286,11 @@ func clipped(s string) string {
 	return fmt.Sprintf("%s... (%d bytes)", s[:cut], len(s))
 }
 
-// Ready reports whether the database answers a ping within ctx, for a
-// readiness probe such as /healthz. With the memory store it is nil until
-// Shutdown; after Shutdown it is ErrShutdown.
+// Ready reports whether the session table answers a query within ctx, for
+// a readiness probe such as /healthz: a query, not a ping, so that a cluster
+// node that is still joining (and refuses queries) is not ready yet. With
+// the memory store it is nil until Shutdown; after Shutdown it is
+// ErrShutdown.
 func (k *Kit) Ready(ctx context.Context) error {
 	if k.requests.isClosed() {
 		return ErrShutdown
@@ -296,7 +298,7 @@ func (k *Kit) Ready(ctx context.Context) error {
 	if k.db == nil {
 		return nil
 	}
-	if err := k.db.PingContext(ctx); err != nil {
+	if err := k.store.Ready(ctx); err != nil {
 		return fmt.Errorf("sessionkit: database not ready: %w", err)
 	}
 	return nil

@@ -16,6 +16,7 @@ type queries struct {
 	columns            string
 	indexes            string
 	leaseTableExists   string
+	ready              string
 }
 
 // dialect is the form in which the server takes the store's writes with a
@@ -59,6 +60,8 @@ func newQueries(t tableName) queries {
 		// still lets the primary key find the row.
 		find: "SELECT data, " + expiryText + " FROM " + q + " WHERE " + exactToken + " AND expiry > UTC_TIMESTAMP(6)",
 		all:  "SELECT token, data FROM " + q + " WHERE expiry > UTC_TIMESTAMP(6)",
+		// The primary key's first entry: no scan, whatever the table holds.
+		ready: "SELECT 1 FROM " + q + " ORDER BY token LIMIT 1",
 		// Oldest first along the expiry index, a bounded number of rows per
 		// statement, so that no statement holds row locks for long.
 		deleteExpiredBatch: "DELETE FROM " + q + " WHERE expiry <= UTC_TIMESTAMP(6) ORDER BY expiry LIMIT ?",

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -73,12 +74,32 @@ func (s *Store) CreateTableStatement() string {
 }
 
 // CreateTable creates the recommended session table if it does not exist;
-// an existing table is left as it is.
+// an existing table is left as it is. On a node of a multi-primary cluster
+// it also creates the table of cleanup leases (see the package docs).
 func (s *Store) CreateTable(ctx context.Context) error {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
 	if _, err := s.db.ExecContext(ctx, s.q.createTable); err != nil {
 		return fmt.Errorf("sessionkit/mysql: creating %s: %w", s.table.quoted, err)
+	}
+	if s.onCluster(ctx) { // and the lease table that keeps cleanup passes apart
+		if _, err := s.db.ExecContext(ctx, s.lq.create); err != nil {
+			return fmt.Errorf("sessionkit/mysql: creating %s: %w", s.table.leaseTable(), err)
+		}
+	}
+	return nil
+}
+
+// Ready reports whether the session table answers a query within ctx: a
+// readiness probe. Unlike a ping it fails while a cluster node is still
+// joining and refuses queries, and when the table is missing.
+func (s *Store) Ready(ctx context.Context) error {
+	ctx, cancel := s.queryContext(ctx)
+	defer cancel()
+	var one int
+	err := s.db.QueryRowContext(ctx, s.q.ready).Scan(&one)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return s.wrap("ready", err)
 	}
 	return nil
 }
