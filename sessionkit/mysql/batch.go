@@ -63,7 +63,10 @@ type op struct {
 	data   []byte // to write, or found
 	expiry string // to write, or found
 	found  bool
+	stale  bool // found: bound to a user, last seen over a minute ago
 	err    error
+	// user, ip, agent: a commit's values for the user columns (nil: NULL)
+	user, ip, agent any
 	// doubt: the op's statement was cancelled while the server may still
 	// run it; its token stays fenced for a while (see doubtWindow).
 	doubt bool

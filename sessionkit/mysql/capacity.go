@@ -82,6 +82,17 @@ func (s *Store) readCapacity(ctx context.Context) (int64, error) {
 	if len(cols) == 0 {
 		return 0, fmt.Errorf("sessionkit/mysql: commit on %s: %w", s.table.quoted, ErrTableMissing)
 	}
+	if !s.users.known.Load() {
+		// Once: the statements prepared from here on are for this schema
+		// (a table altered later is seen after a restart).
+		has := true
+		for _, c := range userColumns {
+			_, ok := cols[c]
+			has = has && ok
+		}
+		s.users.has.Store(has)
+		s.users.known.Store(true)
+	}
 	data, ok := cols["data"]
 	if !ok || !data.octetLen.Valid || data.octetLen.Int64 <= 0 {
 		return 0, fmt.Errorf("sessionkit/mysql: commit on %s: no data column of known size (run CheckSchema)", s.table.quoted)

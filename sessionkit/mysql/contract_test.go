@@ -32,9 +32,14 @@ var tableDefinitions = []struct {
 	name string
 	ddl  []string
 }{
-	{"recommended", []string{recommendedTable}},
+	{"recommended", []string{usersTable}},
+	{"previous version", []string{recommendedTable}},
 	{"scs README", []string{scsREADMETable, scsREADMEIndex}},
 }
+
+// usersTable is what CreateTable makes: the previous version's table with
+// the user columns.
+var usersTable = newQueries(tableName{name: "sessions", quoted: "`sessions`"}).createTable
 
 // newDB returns a pool on a fresh database with the given statements run.
 func newDB(t testing.TB, ddl []string, opts ...mysqltest.Option) *sql.DB {

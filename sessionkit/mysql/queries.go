@@ -10,13 +10,17 @@ import (
 // that a new column (such as a per-user index) touches one file.
 type queries struct {
 	table              string // quoted
-	find, all          string
+	all                string
 	deleteExpiredBatch string
 	createTable        string
 	columns            string
 	indexes            string
 	leaseTableExists   string
 	ready              string
+
+	// The sessions of a user (see users.go).
+	usersAlter                                      string
+	userSessions, userTokens, revokeOne, revokeUser string
 }
 
 // dialect is the form in which the server takes the store's writes with a
@@ -58,19 +62,36 @@ func newQueries(t tableName) queries {
 		// CAST(token AS BINARY) = CAST(? AS BINARY) keeps lookups exact on
 		// a case-insensitive, space-padding collation, while token = ?
 		// still lets the primary key find the row.
-		find: "SELECT data, " + expiryText + " FROM " + q + " WHERE " + exactToken + " AND expiry > UTC_TIMESTAMP(6)",
-		all:  "SELECT token, data FROM " + q + " WHERE expiry > UTC_TIMESTAMP(6)",
+		all: "SELECT token, data FROM " + q + " WHERE expiry > UTC_TIMESTAMP(6)",
 		// The primary key's first entry: no scan, whatever the table holds.
 		ready: "SELECT 1 FROM " + q + " ORDER BY token LIMIT 1",
 		// Oldest first along the expiry index, a bounded number of rows per
 		// statement, so that no statement holds row locks for long.
 		deleteExpiredBatch: "DELETE FROM " + q + " WHERE expiry <= UTC_TIMESTAMP(6) ORDER BY expiry LIMIT ?",
 		createTable: "CREATE TABLE IF NOT EXISTS " + q + " (\n" +
-			"  token  CHAR(43) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,\n" +
-			"  data   MEDIUMBLOB  NOT NULL,\n" +
-			"  expiry DATETIME(6) NOT NULL,\n" +
-			"  INDEX " + quoteIdent(t.indexName()) + " (expiry)\n" +
+			"  token      CHAR(43) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,\n" +
+			"  data       MEDIUMBLOB  NOT NULL,\n" +
+			"  expiry     DATETIME(6) NOT NULL,\n" +
+			"  user_id    " + userIDType + ",\n" +
+			"  created    DATETIME(6) NULL,\n" +
+			"  last_seen  DATETIME(6) NULL,\n" +
+			"  ip         " + ipType + ",\n" +
+			"  user_agent " + userAgentType + ",\n" +
+			"  INDEX " + quoteIdent(t.indexName()) + " (expiry),\n" +
+			"  INDEX " + quoteIdent(t.userIndexName()) + " (user_id)\n" +
 			")",
+		usersAlter: "ALTER TABLE " + q + "\n" +
+			"  ADD COLUMN user_id    " + userIDType + ",\n" +
+			"  ADD COLUMN created    DATETIME(6) NULL,\n" +
+			"  ADD COLUMN last_seen  DATETIME(6) NULL,\n" +
+			"  ADD COLUMN ip         " + ipType + ",\n" +
+			"  ADD COLUMN user_agent " + userAgentType + ",\n" +
+			"  ADD INDEX " + quoteIdent(t.userIndexName()) + " (user_id)",
+		userSessions: "SELECT token, " + timeText("created") + ", " + timeText("last_seen") + ", ip, user_agent FROM " + q +
+			" WHERE user_id = ? AND expiry > UTC_TIMESTAMP(6) ORDER BY last_seen DESC",
+		userTokens: "SELECT token FROM " + q + " WHERE user_id = ? AND expiry > UTC_TIMESTAMP(6)",
+		revokeOne:  "DELETE FROM " + q + " WHERE " + exactToken + " AND user_id = ?",
+		revokeUser: "DELETE FROM " + q + " WHERE user_id = ? AND CAST(token AS BINARY) <> CAST(? AS BINARY)",
 		columns: "SELECT LOWER(COLUMN_NAME), LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, COLLATION_NAME " +
 			"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = ?",
 		leaseTableExists: "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = '" + leaseTableName + "'",
@@ -83,7 +104,22 @@ const exactToken = "token = ? AND CAST(token AS BINARY) = CAST(? AS BINARY)"
 
 // expiryText reads expiry back as the UTC wall-clock literal the store wrote
 // (see formatExpiry), whatever the driver's parseTime and loc.
-const expiryText = "DATE_FORMAT(expiry, '%Y-%m-%d %H:%i:%s.%f')"
+var expiryText = timeText("expiry")
+
+func timeText(column string) string {
+	return "DATE_FORMAT(" + column + ", '%Y-%m-%d %H:%i:%s.%f')"
+}
+
+// The user columns' types: user IDs compare exactly.
+const (
+	userIDType    = "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL"
+	ipType        = "VARCHAR(45) CHARACTER SET ascii NULL"
+	userAgentType = "VARCHAR(255) CHARACTER SET utf8mb4 NULL"
+)
+
+// seenStale, on a table with the user columns, tells a read whether the
+// session is bound to a user and was last seen over a minute ago.
+const seenStale = "user_id IS NOT NULL AND (last_seen IS NULL OR last_seen < UTC_TIMESTAMP(6) - INTERVAL 60 SECOND)"
 
 // bounded prefixes a write with its per-statement settings in dialect d:
 // on MariaDB, a bound on its time, lock waits included.
@@ -98,14 +134,24 @@ func bounded(d dialect, bound time.Duration, verb, rest string) string {
 }
 
 // upsert writes rows sessions in one statement.
-func (q queries) upsert(rows int, d dialect) string {
+func (q queries) upsert(rows int, d dialect, users bool) string {
 	bound := writeLockBound
 	if rows > 1 {
 		bound = batchLockBound
 	}
-	return bounded(d, bound, "INSERT", " INTO "+q.table+" (token, data, expiry) VALUES "+
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",")+
-		" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)")
+	if !users {
+		return bounded(d, bound, "INSERT", " INTO "+q.table+" (token, data, expiry) VALUES "+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",")+
+			" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)")
+	}
+	// created is written once; ip and user_agent are kept where a request
+	// gave none, and cleared with the user.
+	return bounded(d, bound, "INSERT", " INTO "+q.table+" (token, data, expiry, user_id, created, last_seen, ip, user_agent) VALUES "+
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), ?, ?),", rows), ",")+
+		" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry), user_id = VALUES(user_id), "+
+		"created = COALESCE(created, VALUES(created)), last_seen = VALUES(last_seen), "+
+		"ip = IF(VALUES(user_id) IS NULL, NULL, COALESCE(VALUES(ip), ip)), "+
+		"user_agent = IF(VALUES(user_id) IS NULL, NULL, COALESCE(VALUES(user_agent), user_agent))")
 }
 
 // delete removes the session with exactly one token.
@@ -113,23 +159,40 @@ func (q queries) delete(d dialect) string {
 	return bounded(d, writeLockBound, "DELETE", " FROM "+q.table+" WHERE "+exactToken)
 }
 
-// touch moves the expiry of one session, and nothing else, only forward and
-// only while it has not expired: an expiry-only write can neither undo
-// another replica's write nor bring back a deleted or expired session.
-func (q queries) touch(d dialect) string {
-	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET expiry = GREATEST(expiry, ?) WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
+// touch moves the expiry of one session, and nothing else (but last_seen),
+// only forward and only while it has not expired: an expiry-only write can
+// neither undo another replica's write nor bring back a deleted or expired
+// session.
+func (q queries) touch(d dialect, users bool) string {
+	seen := ""
+	if users {
+		seen = ", last_seen = IF(user_id IS NULL, last_seen, UTC_TIMESTAMP(6))"
+	}
+	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET expiry = GREATEST(expiry, ?)"+seen+" WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
+}
+
+// seen records that a session bound to a user was just used, and by what.
+func (q queries) seen(d dialect) string {
+	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET last_seen = UTC_TIMESTAMP(6), ip = COALESCE(?, ip), user_agent = COALESCE(?, user_agent) WHERE "+exactToken)
 }
 
 // findMany reads rows sessions in one statement. It does not compare tokens
 // exactly: the caller keeps only byte-for-byte equal ones.
-func (q queries) findMany(rows int, d dialect, causal bool) string {
-	return causalRead(d, causal, "SELECT token, data, "+expiryText+" FROM "+q.table+" WHERE token IN ("+
+func (q queries) findMany(rows int, d dialect, causal, users bool) string {
+	return causalRead(d, causal, "SELECT token, data, "+expiryText+", "+staleColumn(users)+" FROM "+q.table+" WHERE token IN ("+
 		strings.TrimSuffix(strings.Repeat("?,", rows), ",")+") AND expiry > UTC_TIMESTAMP(6)")
 }
 
 // findOne reads one session.
-func (q queries) findOne(d dialect, causal bool) string {
-	return causalRead(d, causal, q.find)
+func (q queries) findOne(d dialect, causal, users bool) string {
+	return causalRead(d, causal, "SELECT data, "+expiryText+", "+staleColumn(users)+" FROM "+q.table+" WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
+}
+
+func staleColumn(users bool) string {
+	if users {
+		return seenStale
+	}
+	return "FALSE"
 }
 
 // causalRead makes a read on a Galera node wait until the node has applied

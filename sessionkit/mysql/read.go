@@ -26,10 +26,13 @@ func (s *Store) readBatch(ctx context.Context, batch []*op) error {
 	if err := s.checkCluster(ctx); err != nil {
 		return s.wrap("find", err)
 	}
+	if _, err := s.hasUsers(ctx); err != nil {
+		return err
+	}
 	if len(batch) == 1 {
 		o := batch[0]
 		var err error
-		o.data, o.expiry, o.found, err = s.findOne(ctx, o.token)
+		o.data, o.expiry, o.stale, o.found, err = s.findOne(ctx, o.token)
 		return err
 	}
 	size := sizeFor(len(batch))
@@ -49,12 +52,13 @@ func (s *Store) readBatch(ctx context.Context, batch []*op) error {
 	type row struct {
 		data   []byte
 		expiry string
+		stale  bool
 	}
 	found := make(map[string]row, len(batch))
 	for rows.Next() {
 		var token string
 		var r row
-		if err := rows.Scan(&token, &r.data, &r.expiry); err != nil {
+		if err := rows.Scan(&token, &r.data, &r.expiry, &r.stale); err != nil {
 			return s.wrap("find", err)
 		}
 		found[token] = r
@@ -66,7 +70,7 @@ func (s *Store) readBatch(ctx context.Context, batch []*op) error {
 	for _, o := range batch {
 		var r row
 		r, o.found = found[o.token]
-		o.data, o.expiry = r.data, r.expiry
+		o.data, o.expiry, o.stale = r.data, r.expiry, r.stale
 		if given[o.token] {
 			o.data = bytes.Clone(o.data) // one token asked twice: no shared slice
 		}
@@ -76,22 +80,22 @@ func (s *Store) readBatch(ctx context.Context, batch []*op) error {
 }
 
 // findOne runs the single-token Find statement.
-func (s *Store) findOne(ctx context.Context, token string) (b []byte, expiry string, found bool, err error) {
+func (s *Store) findOne(ctx context.Context, token string) (b []byte, expiry string, stale, found bool, err error) {
 	stmt, err := s.prepare(ctx, &s.find)
 	if err != nil {
-		return nil, "", false, s.wrap("find", err)
+		return nil, "", false, false, s.wrap("find", err)
 	}
-	err = stmt.QueryRowContext(ctx, token, token).Scan(&b, &expiry)
+	err = stmt.QueryRowContext(ctx, token, token).Scan(&b, &expiry, &stale)
 	if errors.Is(err, sql.ErrNoRows) {
 		if ctx.Err() != nil {
 			// database/sql may report a query cut short by the context as
 			// no rows: not found is not known then.
-			return nil, "", false, s.wrap("find", ctx.Err())
+			return nil, "", false, false, s.wrap("find", ctx.Err())
 		}
-		return nil, "", false, nil
+		return nil, "", false, false, nil
 	}
 	if err != nil {
-		return nil, "", false, s.wrap("find", err)
+		return nil, "", false, false, s.wrap("find", err)
 	}
-	return b, expiry, true, nil
+	return b, expiry, stale, true, nil
 }

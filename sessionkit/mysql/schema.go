@@ -50,6 +50,14 @@ func ValidateTableName(name string) error {
 
 func quoteIdent(s string) string { return "`" + s + "`" }
 
+// userIndexName is the name CreateTable gives the user_id index.
+func (t tableName) userIndexName() string {
+	if n := t.name + "_user_idx"; len(n) <= 64 {
+		return n
+	}
+	return "user_idx"
+}
+
 // indexName is the name CreateTable gives the expiry index.
 func (t tableName) indexName() string {
 	if n := t.name + "_expiry_idx"; len(n) <= 64 {

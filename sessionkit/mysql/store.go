@@ -102,6 +102,8 @@ type Store struct {
 	find, all     lazyStmt
 	del           lazyStmt
 	touchStmt     lazyStmt
+	seenStmt      lazyStmt
+	users         usersState
 	touches       touches // the last reads and writes, without a memo
 	reads, writes *batcher
 	splits        atomic.Int64 // write batches split to isolate a failing row
@@ -178,18 +180,19 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	s.q = newQueries(table)
 	s.lq = newLeaseQueries(table)
 	s.cleanup.holder = newHolder()
-	s.find.build = func(d dialect) string { return s.q.findOne(d, s.causalReads()) }
+	s.find.build = func(d dialect) string { return s.q.findOne(d, s.causalReads(), s.users.has.Load()) }
+	s.seenStmt.build = s.q.seen
 	s.all = fixedStmt(s.q.all)
 	s.del.build = s.q.delete
-	s.touchStmt.build = s.q.touch
+	s.touchStmt.build = func(d dialect) string { return s.q.touch(d, s.users.has.Load()) }
 	inflight, rows := cfg.MaxInflight, batchMaxRows
 	if inflight == 0 { // unbatched: a statement for every call, at once
 		inflight, rows = math.MaxInt, 1
 	}
-	s.reads = newBatcher(inflight, rows, func(n int, d dialect) string { return s.q.findMany(n, d, s.causalReads()) }, s.runReads,
+	s.reads = newBatcher(inflight, rows, func(n int, d dialect) string { return s.q.findMany(n, d, s.causalReads(), s.users.has.Load()) }, s.runReads,
 		func(err error) error { return s.wrap("find", err) })
 	s.reads.inline = true
-	s.writes = newBatcher(inflight, rows, s.q.upsert, s.runWrites,
+	s.writes = newBatcher(inflight, rows, func(n int, d dialect) string { return s.q.upsert(n, d, s.users.has.Load()) }, s.runWrites,
 		func(err error) error { return s.wrap("commit", err) })
 	s.writes.inline, s.writes.fence, s.writes.doubtWindow = true, true, s.doubtWindow
 	if cfg.CleanupInterval > 0 {
@@ -209,7 +212,7 @@ func (s *Store) Close() error {
 		s.close()
 		s.reads.close()
 		s.writes.close()
-		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del, &s.touchStmt} {
+		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del, &s.touchStmt, &s.seenStmt} {
 			l.close()
 		}
 	})
@@ -259,6 +262,9 @@ func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool
 			s.remember(ctx, token, o.data, expiry)
 		}
 	}
+	if o.stale {
+		s.seenStale(ctx, token)
+	}
 	return o.data, o.found, nil
 }
 
@@ -290,7 +296,11 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		}
 		s.touchesWritten.Add(1)
 	default:
-		if err := s.writes.do(&op{kind: opCommit, ctx: ctx, token: token, data: b, expiry: formatExpiry(expiry)}); err != nil {
+		o := &op{kind: opCommit, ctx: ctx, token: token, data: b, expiry: formatExpiry(expiry)}
+		if s.users.has.Load() {
+			o.user, o.ip, o.agent = userArgs(ctx, b)
+		}
+		if err := s.writes.do(o); err != nil {
 			s.forget(ctx, token) // what is stored is not known now
 			return err
 		}

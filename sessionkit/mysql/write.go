@@ -198,13 +198,17 @@ func (s *Store) upsert(ctx context.Context, rows []row) error {
 			pad = r.last()
 		}
 	}
-	args := make([]any, 0, 3*batchSizes[size])
+	users := s.users.has.Load()
+	args := make([]any, 0, 6*batchSizes[size])
 	for i := 0; i < batchSizes[size]; i++ {
 		o := pad
 		if i < len(rows) {
 			o = rows[i].last()
 		}
 		args = append(args, o.token, o.data, o.expiry)
+		if users {
+			args = append(args, o.user, o.ip, o.agent)
+		}
 	}
 	stmt, err := s.prepare(ctx, &s.writes.stmts[size])
 	if err != nil {

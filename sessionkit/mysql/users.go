@@ -1,0 +1,312 @@
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// Sessions of a user. A table with the user columns (CreateTable makes
+// them; UsersAlterStatement adds them to an older table) records, for each
+// session bound to a user, the user's ID, when the session was created and
+// last seen, and the IP address and user agent of its last request, so that
+// a user can see and end their sessions. A session is bound to a user by the
+// value UserKey in its data (sessionkit's Kit.Login puts it there); sessions
+// without it (anonymous ones, and rows written by scs's mysqlstore or an
+// earlier version) record nothing and cost nothing extra.
+
+// UserKey is the session value, a string, that binds a session to a user.
+const UserKey = "sessionkit.user"
+
+// userColumns are the optional columns, in the order the store writes them.
+var userColumns = []string{"user_id", "created", "last_seen", "ip", "user_agent"}
+
+// Sizes of the user columns: what is stored is cut to fit.
+const (
+	maxUserID    = 255
+	maxIP        = 45 // an IPv6 address in text
+	maxUserAgent = 255
+)
+
+// lastSeenEvery is how often a session's last_seen is written at most.
+const lastSeenEvery = time.Minute
+
+// ErrNoUsers matches the error of Sessions, Revoke and RevokeUser on a table
+// without the user columns; the error is a *UsersMissingError, which says
+// how to add them.
+var ErrNoUsers = errors.New("sessionkit/mysql: the session table has no user columns")
+
+// ErrNoSession is returned by Revoke when the user has no session with that
+// ID (it belongs to another user, or has ended already).
+var ErrNoSession = errors.New("sessionkit/mysql: no such session for this user")
+
+// UsersMissingError says how to add the user columns to a table.
+type UsersMissingError struct {
+	Table          string // quoted
+	AlterStatement string // adds the columns and the index, ready to paste
+}
+
+func (e *UsersMissingError) Error() string {
+	return fmt.Sprintf("sessionkit/mysql: session table %s has no user columns; add them with:\n%s", e.Table, e.AlterStatement)
+}
+
+// Is makes errors.Is(err, ErrNoUsers) hold.
+func (e *UsersMissingError) Is(target error) bool { return target == ErrNoUsers }
+
+// Session is one session of a user, as Sessions lists it.
+type Session struct {
+	// ID names the session for Revoke. It is derived from the stored token
+	// by a one-way hash: it is neither the token nor its stored hash, and
+	// cannot be turned into either.
+	ID        string
+	Created   time.Time // zero when not recorded
+	LastSeen  time.Time // zero when not recorded; updated at most once a minute
+	IP        string
+	UserAgent string
+}
+
+// RequestInfo describes the request a session is used by, for the user
+// columns. Pass it with WithRequest.
+type RequestInfo struct {
+	IP        string // the client's address, without a port
+	UserAgent string
+}
+
+type requestKey struct{}
+
+// WithRequest returns a context for one request's session calls: the store
+// records info for sessions bound to a user, and remembers what the
+// request read, as WithReadMemo does. sessionkit's Kit.Middleware adds it.
+func WithRequest(ctx context.Context, info RequestInfo) context.Context {
+	return context.WithValue(WithReadMemo(ctx), requestKey{}, info)
+}
+
+func requestOf(ctx context.Context) RequestInfo {
+	info, _ := ctx.Value(requestKey{}).(RequestInfo)
+	return info
+}
+
+// SessionID returns the ID of the session stored under storedToken (the
+// token, or its hash when scs's HashTokenInStore is on), as Sessions
+// reports it.
+func SessionID(storedToken string) string {
+	h := sha256.Sum256([]byte("sessionkit session id\x00" + storedToken))
+	return base64.RawURLEncoding.EncodeToString(h[:16])
+}
+
+// userOf returns the user a session's data binds it to. Data that does not
+// hold UserKey is not decoded.
+func userOf(data []byte) string {
+	if !bytes.Contains(data, []byte(UserKey)) {
+		return ""
+	}
+	_, values, err := scs.GobCodec{}.Decode(data)
+	if err != nil {
+		return ""
+	}
+	user, _ := values[UserKey].(string)
+	return cut(user, maxUserID)
+}
+
+// cut shortens s to at most n bytes, between two UTF-8 characters.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !isRuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// usersState is what the store knows of the user columns.
+type usersState struct {
+	known atomic.Bool // the table's columns have been read
+	has   atomic.Bool // all user columns are there
+}
+
+// hasUsers reports whether the table has the user columns, reading the
+// table's columns on first use.
+func (s *Store) hasUsers(ctx context.Context) (bool, error) {
+	if !s.users.known.Load() {
+		if _, err := s.readCapacity(ctx); err != nil {
+			return false, err
+		}
+	}
+	return s.users.has.Load(), nil
+}
+
+func (s *Store) noUsers() error {
+	return &UsersMissingError{Table: s.table.quoted, AlterStatement: s.UsersAlterStatement()}
+}
+
+// UsersAlterStatement returns the ALTER TABLE statement that adds the user
+// columns and their index to a table made by scs's mysqlstore or by an
+// earlier version. Run it, then restart the services: a running store keeps
+// the statements it prepared for the table as it was.
+func (s *Store) UsersAlterStatement() string {
+	return s.q.usersAlter + ";"
+}
+
+// Sessions returns the unexpired sessions bound to userID, most recently
+// seen first, with one indexed query. On a table without the user columns
+// it returns an error matching ErrNoUsers.
+func (s *Store) Sessions(ctx context.Context, userID string) ([]Session, error) {
+	ctx, cancel := s.queryContext(ctx)
+	defer cancel()
+	if ok, err := s.hasUsers(ctx); err != nil {
+		return nil, s.wrap("listing sessions", err)
+	} else if !ok {
+		return nil, s.noUsers()
+	}
+	rows, err := s.db.QueryContext(ctx, s.q.userSessions, cut(userID, maxUserID))
+	if err != nil {
+		return nil, s.wrap("listing sessions", err)
+	}
+	defer rows.Close()
+	var list []Session
+	for rows.Next() {
+		var token string
+		var created, seen, ip, agent *string
+		if err := rows.Scan(&token, &created, &seen, &ip, &agent); err != nil {
+			return nil, s.wrap("listing sessions", err)
+		}
+		list = append(list, Session{ID: SessionID(token), Created: parseExpiry(created), LastSeen: parseExpiry(seen),
+			IP: deref(ip), UserAgent: deref(agent)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("listing sessions", err)
+	}
+	return list, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// parseExpiry reads a time the store formatted as text; nil or bad is zero.
+func parseExpiry(s *string) time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(expiryLayout, *s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// Revoke ends the session with this ID if it is bound to userID; otherwise
+// it changes nothing and returns ErrNoSession.
+func (s *Store) Revoke(ctx context.Context, userID, id string) error {
+	ctx, cancel := s.queryContext(ctx)
+	defer cancel()
+	if ok, err := s.hasUsers(ctx); err != nil {
+		return s.wrap("revoking a session", err)
+	} else if !ok {
+		return s.noUsers()
+	}
+	userID = cut(userID, maxUserID)
+	rows, err := s.db.QueryContext(ctx, s.q.userTokens, userID)
+	if err != nil {
+		return s.wrap("revoking a session", err)
+	}
+	var token string
+	found := false
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return s.wrap("revoking a session", err)
+		}
+		if !found && SessionID(t) == id {
+			token, found = t, true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return s.wrap("revoking a session", err)
+	}
+	if !found {
+		return ErrNoSession
+	}
+	res, err := s.db.ExecContext(ctx, s.q.revokeOne, token, token, userID)
+	if err != nil {
+		return s.wrap("revoking a session", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNoSession // ended meanwhile
+	}
+	s.forget(ctx, token)
+	return nil
+}
+
+// RevokeUser ends every session bound to userID but the one stored under
+// keepStoredToken (the token, or its hash with HashTokenInStore; empty
+// keeps none), and returns how many it ended: "log out everywhere else",
+// or everywhere after a password change.
+func (s *Store) RevokeUser(ctx context.Context, userID, keepStoredToken string) (int, error) {
+	ctx, cancel := s.queryContext(ctx)
+	defer cancel()
+	if ok, err := s.hasUsers(ctx); err != nil {
+		return 0, s.wrap("revoking sessions", err)
+	} else if !ok {
+		return 0, s.noUsers()
+	}
+	res, err := s.db.ExecContext(ctx, s.q.revokeUser, cut(userID, maxUserID), keepStoredToken)
+	if err != nil {
+		return 0, s.wrap("revoking sessions", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.wrap("revoking sessions", err)
+	}
+	return int(n), nil
+}
+
+// seenStale updates last_seen (and the request's IP and user agent) of a
+// session bound to a user whose last_seen is older than lastSeenEvery: a
+// read does not otherwise write. Errors are logged, not returned: the read
+// has succeeded.
+func (s *Store) seenStale(ctx context.Context, token string) {
+	info := requestOf(ctx)
+	stmt, err := s.prepare(ctx, &s.seenStmt)
+	if err == nil {
+		_, err = stmt.ExecContext(ctx, nullable(cut(info.IP, maxIP)), nullable(cut(info.UserAgent, maxUserAgent)), token, token)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.log().Debug("sessionkit/mysql: updating last_seen", "table", s.table.quoted, "err", err)
+	}
+}
+
+// nullable is nil for an empty string, so that COALESCE keeps what is stored.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// userArgs are a commit's values for the user columns: NULLs for a session
+// bound to no user.
+func userArgs(ctx context.Context, data []byte) (user, ip, agent any) {
+	u := userOf(data)
+	if u == "" {
+		return nil, nil, nil
+	}
+	info := requestOf(ctx)
+	return u, nullable(cut(info.IP, maxIP)), nullable(cut(strings.TrimSpace(info.UserAgent), maxUserAgent))
+}

@@ -1,0 +1,206 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// userData encodes a session bound to user (none when empty).
+func userData(t *testing.T, user string) []byte {
+	t.Helper()
+	values := map[string]any{"cart": 3}
+	if user != "" {
+		values[UserKey] = user
+	}
+	return encode(t, time.Now().Add(24*time.Hour), values)
+}
+
+func usersStore(t *testing.T, ddl ...string) (*Store, *sql.DB) {
+	t.Helper()
+	if len(ddl) == 0 {
+		ddl = []string{usersTable}
+	}
+	s, db := newStore(t, ddl)
+	t.Cleanup(func() { s.Close() })
+	return s, db
+}
+
+func ids(list []Session) string {
+	var s []string
+	for _, x := range list {
+		s = append(s, x.ID)
+	}
+	return strings.Join(s, " ")
+}
+
+// TestUserSessions lists, revokes one, and revokes all but one of a user's
+// sessions, beside another user's and an anonymous one.
+func TestUserSessions(t *testing.T) {
+	t.Parallel()
+	s, db := usersStore(t)
+	expiry := time.Now().Add(time.Hour)
+	laptop := WithRequest(context.Background(), RequestInfo{IP: "192.0.2.1", UserAgent: "Laptop Browser/1.0"})
+	phone := WithRequest(context.Background(), RequestInfo{IP: "2001:db8::1", UserAgent: "Phone Browser/2.0"})
+	a, b, c := tokenFor("ada", 1), tokenFor("ada", 2), tokenFor("ada", 3)
+	bob, anon := tokenFor("bob", 1), tokenFor("anon", 1)
+	for _, w := range []struct {
+		ctx   context.Context
+		token string
+		user  string
+	}{{laptop, a, "ada"}, {phone, b, "ada"}, {phone, c, "ada"}, {laptop, bob, "bob"}, {laptop, anon, ""}} {
+		if err := s.CommitCtx(w.ctx, w.token, userData(t, w.user), expiry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := s.Sessions(context.Background(), "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 3 {
+		t.Fatalf("Sessions(ada) = %d sessions; want 3", len(list))
+	}
+	byID := map[string]Session{}
+	for _, x := range list {
+		byID[x.ID] = x
+		if x.Created.IsZero() || x.LastSeen.IsZero() || time.Since(x.LastSeen) > time.Minute {
+			t.Errorf("session %s: created %v, last seen %v", x.ID, x.Created, x.LastSeen)
+		}
+		if strings.Contains(x.ID, a) || x.ID == a || len(x.ID) < 16 {
+			t.Errorf("session ID %q gives the token away or is too short", x.ID)
+		}
+	}
+	if got := byID[SessionID(a)]; got.IP != "192.0.2.1" || got.UserAgent != "Laptop Browser/1.0" {
+		t.Errorf("laptop session: %+v", got)
+	}
+	if got := byID[SessionID(b)]; got.IP != "2001:db8::1" || got.UserAgent != "Phone Browser/2.0" {
+		t.Errorf("phone session: %+v", got)
+	}
+	var ip sql.NullString
+	if err := db.QueryRow("SELECT ip FROM sessions WHERE token = ?", anon).Scan(&ip); err != nil || ip.Valid {
+		t.Errorf("anonymous session: ip %v, %v; want nothing recorded", ip, err)
+	}
+
+	// Revoke: only a session of that user.
+	if err := s.Revoke(context.Background(), "ada", SessionID(bob)); !errors.Is(err, ErrNoSession) {
+		t.Errorf("Revoke of another user's session = %v; want ErrNoSession", err)
+	}
+	if _, found, _ := s.Find(bob); !found {
+		t.Fatal("Revoke with another user's ID ended that session")
+	}
+	if err := s.Revoke(context.Background(), "ada", SessionID(b)); err != nil {
+		t.Fatal(err)
+	}
+	mustNotFind(t, s, b)
+	if err := s.Revoke(context.Background(), "ada", SessionID(b)); !errors.Is(err, ErrNoSession) {
+		t.Errorf("Revoke of a revoked session = %v; want ErrNoSession", err)
+	}
+
+	// Everywhere else, then everywhere.
+	if n, err := s.RevokeUser(context.Background(), "ada", a); err != nil || n != 1 {
+		t.Fatalf("RevokeUser(ada, keep a) = %d, %v; want 1", n, err)
+	}
+	if list, _ := s.Sessions(context.Background(), "ada"); ids(list) != SessionID(a) {
+		t.Fatalf("after RevokeUser, ada has %q; want only a", ids(list))
+	}
+	if n, err := s.RevokeUser(context.Background(), "ada", ""); err != nil || n != 1 {
+		t.Fatalf("RevokeUser(ada) = %d, %v; want 1", n, err)
+	}
+	mustNotFind(t, s, a)
+	if _, found, _ := s.Find(bob); !found {
+		t.Error("another user's session was revoked")
+	}
+	if _, found, _ := s.Find(anon); !found {
+		t.Error("an anonymous session was revoked")
+	}
+}
+
+// TestUsersOnTablesWithoutTheColumns checks that the tables of scs's README
+// and of the previous version keep working, that the user calls say how to
+// add the columns, and that rows written before the columns existed do not
+// break listing.
+func TestUsersOnTablesWithoutTheColumns(t *testing.T) {
+	t.Parallel()
+	for _, def := range tableDefinitions[1:] {
+		t.Run(def.name, func(t *testing.T) {
+			t.Parallel()
+			s, db := usersStore(t, def.ddl...)
+			expiry := time.Now().Add(time.Hour)
+			if err := s.Commit(tokenA, userData(t, "ada"), expiry); err != nil {
+				t.Fatal(err)
+			}
+			if _, found, err := s.Find(tokenA); err != nil || !found {
+				t.Fatalf("Find on a table without user columns = %v, %v", found, err)
+			}
+			_, err := s.Sessions(context.Background(), "ada")
+			var missing *UsersMissingError
+			if !errors.Is(err, ErrNoUsers) || !errors.As(err, &missing) || !strings.Contains(missing.AlterStatement, "ADD COLUMN user_id") {
+				t.Fatalf("Sessions on a table without user columns = %v; want a *UsersMissingError", err)
+			}
+			if _, err := s.RevokeUser(context.Background(), "ada", ""); !errors.Is(err, ErrNoUsers) {
+				t.Errorf("RevokeUser = %v; want ErrNoUsers", err)
+			}
+			if err := s.Revoke(context.Background(), "ada", "x"); !errors.Is(err, ErrNoUsers) {
+				t.Errorf("Revoke = %v; want ErrNoUsers", err)
+			}
+			if _, err := db.Exec(missing.AlterStatement); err != nil {
+				t.Fatalf("the ALTER TABLE it gave: %v", err)
+			}
+			after := NewWithCleanupInterval(db, 0) // as after a restart
+			defer after.Close()
+			if list, err := after.Sessions(context.Background(), "ada"); err != nil || len(list) != 0 {
+				t.Fatalf("Sessions after the ALTER, with only older rows = %v, %v; want none", list, err)
+			}
+			if err := after.Commit(tokenA, userData(t, "ada"), expiry); err != nil {
+				t.Fatal(err)
+			}
+			if list, err := after.Sessions(context.Background(), "ada"); err != nil || len(list) != 1 {
+				t.Fatalf("Sessions after the next commit = %v, %v; want the one", list, err)
+			}
+		})
+	}
+}
+
+// TestLastSeenAtMostOnceAMinute reads a user's session: last_seen is
+// written when it is over a minute old, and not otherwise.
+func TestLastSeenAtMostOnceAMinute(t *testing.T) {
+	t.Parallel()
+	s, db := usersStore(t)
+	if err := s.Commit(tokenA, userData(t, "ada"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	set := func(ago string) {
+		if _, err := db.Exec("UPDATE sessions SET last_seen = UTC_TIMESTAMP(6) - INTERVAL " + ago); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seenAgo := func() time.Duration {
+		list, err := s.Sessions(context.Background(), "ada")
+		if err != nil || len(list) != 1 {
+			t.Fatalf("Sessions = %v, %v", list, err)
+		}
+		return time.Since(list[0].LastSeen)
+	}
+	set("30 SECOND")
+	ctx := WithRequest(context.Background(), RequestInfo{IP: "192.0.2.9", UserAgent: strings.Repeat("x", 1000)})
+	if _, _, err := s.FindCtx(ctx, tokenA); err != nil {
+		t.Fatal(err)
+	}
+	if ago := seenAgo(); ago < 20*time.Second {
+		t.Errorf("a read 30s after the last was written down (last seen %v ago)", ago)
+	}
+	set("2 MINUTE")
+	if _, _, err := s.FindCtx(ctx, tokenA); err != nil {
+		t.Fatal(err)
+	}
+	if ago := seenAgo(); ago > 10*time.Second {
+		t.Errorf("a read 2 minutes after the last was not written down (last seen %v ago)", ago)
+	}
+	var agent string
+	if err := db.QueryRow("SELECT user_agent FROM sessions").Scan(&agent); err != nil || len(agent) != maxUserAgent {
+		t.Errorf("user agent stored with %d bytes, %v; want it cut to %d", len(agent), err, maxUserAgent)
+	}
+}
