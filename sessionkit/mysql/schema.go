@@ -142,8 +142,10 @@ func (s *Store) columns(ctx context.Context) (map[string]column, error) {
 // column that is not a BLOB type, an expiry column that is not DATETIME or
 // TIMESTAMP. It logs a warning, and returns nil, for what works but is weaker
 // than the recommended table: a case-insensitive token collation, a TIMESTAMP
-// expiry column under a session time zone other than UTC, and no index on
-// expiry.
+// expiry column under a session time zone other than UTC, no index on
+// expiry, and, on a cluster node, what the pool must set. It logs at Info
+// level when the table lacks the user columns, with the ALTER TABLE that
+// adds them.
 func (s *Store) CheckSchema(ctx context.Context) error {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
@@ -207,6 +209,18 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	warnings = append(warnings, clusterWarnings...)
 	for _, w := range warnings {
 		s.log().Warn("sessionkit/mysql: "+w, "table", s.table.quoted)
+	}
+	missing := []string{}
+	for _, c := range userColumns {
+		if _, ok := cols[c]; !ok {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		// Not a warning: the table works; only the sessions of a user
+		// (Sessions, Revoke, RevokeUser) need them.
+		s.log().Info("sessionkit/mysql: the session table has no user columns ("+strings.Join(missing, ", ")+
+			"), so a user's sessions cannot be listed or revoked; to add them:\n"+s.UsersAlterStatement(), "table", s.table.quoted)
 	}
 	return nil
 }
