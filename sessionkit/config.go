@@ -120,11 +120,21 @@ type Config struct {
 	DBMaxInflight int `env:"SESSION_DB_MAX_INFLIGHT" envDefault:"4"`
 
 	// TrustedProxies are the reverse proxies, as CIDR prefixes
-	// ("10.0.0.0/8") or single addresses, whose X-Forwarded-Proto header the
-	// kit believes when it tells a request that came over HTTPS from one
-	// that came over plain HTTP (see Kit.SecureCookieOverHTTP). Empty, the
-	// default, believes no one.
+	// ("10.0.0.0/8") or single addresses, whose forwarding headers the kit
+	// believes: X-Forwarded-Proto when it tells a request that came over
+	// HTTPS from one that came over plain HTTP (see
+	// Kit.SecureCookieOverHTTP), and X-Forwarded-For or Forwarded for the
+	// client's address it records with a user's session (see Kit.Sessions).
+	// Empty, the default, believes no one.
 	TrustedProxies []netip.Prefix `env:"SESSION_TRUSTED_PROXIES"`
+
+	// RecordIP records the client's address with each session bound to a
+	// user (see Kit.Login), for the user's list of sessions; false records
+	// none.
+	RecordIP bool `env:"SESSION_RECORD_IP" envDefault:"true"`
+	// RecordUserAgent records the browser's User-Agent header, cut to 255
+	// bytes, with each session bound to a user; false records none.
+	RecordUserAgent bool `env:"SESSION_RECORD_USER_AGENT" envDefault:"true"`
 
 	// Logger receives store errors, cleanup errors and warnings
 	// (slog.Default() if nil). It has no environment variable.

@@ -43,6 +43,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		DBConnMaxLifetime: 5 * time.Minute,
 		DBQueryTimeout:    5 * time.Second,
 		DBMaxInflight:     4,
+		RecordIP:          true,
+		RecordUserAgent:   true,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -80,6 +82,8 @@ func TestLoadConfigParsesEveryVariable(t *testing.T) {
 		"SESSION_DB_QUERY_TIMEOUT":     "250ms",
 		"SESSION_DB_MAX_INFLIGHT":      "0",
 		"SESSION_TRUSTED_PROXIES":      "10.0.0.0/8, 192.168.1.10,fd00::/8,",
+		"SESSION_RECORD_IP":            "false",
+		"SESSION_RECORD_USER_AGENT":    "0",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -45,7 +45,9 @@
 //	SESSION_DB_CONN_MAX_LIFETIME  5m; how long a connection is reused
 //	SESSION_DB_QUERY_TIMEOUT      5s; upper bound on each store query
 //	SESSION_DB_MAX_INFLIGHT       4 session reads, and 4 writes, as statements at once; more are batched
-//	SESSION_TRUSTED_PROXIES       empty; CIDRs or addresses whose X-Forwarded-Proto is believed
+//	SESSION_TRUSTED_PROXIES       empty; CIDRs or addresses whose X-Forwarded-Proto, -For and Forwarded are believed
+//	SESSION_RECORD_IP             true; record the client's address with a user's session
+//	SESSION_RECORD_USER_AGENT     true; record the User-Agent header (255 bytes at most) with a user's session
 //
 // # The database
 //
@@ -74,6 +76,31 @@
 // token); they succeed again once it is back. Each store query is bounded by
 // SESSION_DB_QUERY_TIMEOUT, and so, on the server, is each lock wait
 // (innodb_lock_wait_timeout). Kit.Ready pings it for a readiness probe.
+//
+// # Sessions of a user
+//
+// Kit.Login binds the request's session to a user, with a new token. The
+// user's sessions can then be listed with the device (user agent), address
+// and time each was last seen, and ended from any replica: one
+// (Kit.Revoke, only the user's own), all but the current one
+// (Kit.RevokeOthers), or all (Kit.RevokeAll, after a password change; it
+// needs no request). Kit.UserID says who is logged in.
+//
+//	if err := kit.Login(r.Context(), user.ID); err != nil { ... } // after checking the password
+//	sessions, err := kit.Sessions(r.Context(), kit.UserID(r.Context()))
+//	n, err := kit.RevokeOthers(r.Context())                       // "log out everywhere else"
+//
+// A revoked session has no data on its next request to any replica. A
+// request of that session already running on another replica when it was
+// revoked, and that then saves changed data, writes the session back; one
+// that changed nothing cannot. The README's "Log out everywhere" says more.
+//
+// The table needs the user columns, which CreateTable (SESSION_CREATE_TABLE)
+// makes. On a table made by scs's mysqlstore or an earlier version New logs
+// the ALTER TABLE that adds them, sessions work as before, and these calls
+// return an error matching ErrNoUsers that holds the statement; run it, then
+// restart the service. With the memory store the calls work on the
+// process's sessions, without times, addresses or user agents.
 //
 // # Shutdown
 //

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 
 	sessionmysql "sessionkit.dev/sessionkit/mysql"
 )
@@ -38,6 +39,12 @@ type Kit struct {
 
 	trustedProxies      []netip.Prefix // SESSION_TRUSTED_PROXIES
 	warnedCookieDropped atomic.Bool    // a Secure cookie over plain HTTP was logged
+
+	users           userStore // the sessions of a user
+	usersChecked    atomic.Bool
+	usersMissing    atomic.Pointer[sessionmysql.UsersMissingError] // the table lacks the user columns
+	recordIP        bool                                           // SESSION_RECORD_IP
+	recordUserAgent bool                                           // SESSION_RECORD_USER_AGENT
 
 	shutdownMu      sync.Mutex
 	shutdownStarted bool
@@ -190,6 +197,11 @@ func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where 
 	k := newKit(cfg, logger)
 	k.db, k.ownDB, k.store = db, ownDB, store
 	k.Manager.Store = store
+	k.users = store
+	// Whether the table has the user columns, known from the start (CheckSchema
+	// has logged the ALTER TABLE that adds them if not); on an error, the first
+	// call that needs them asks again.
+	k.checkUserColumns(ctx)
 	return k, nil
 }
 
@@ -223,6 +235,7 @@ func prepareDatabase(ctx context.Context, cfg Config, db *sql.DB, store *session
 func newMemoryKit(cfg Config) *Kit {
 	logger := loggerOf(cfg)
 	k := newKit(cfg, logger) // its Store is scs's memstore
+	k.users = memoryUsers{store: k.Manager.Store.(*memstore.MemStore), codec: k.Manager.Codec}
 	logger.Warn("sessionkit: SESSION_STORE=memory: sessions are kept in this process only; they are lost on restart and not shared between replicas (development only)")
 	return k
 }
@@ -247,7 +260,8 @@ func newKit(cfg Config, logger *slog.Logger) *Kit {
 		Persist:     cfg.CookiePersist,
 		Partitioned: cfg.CookiePartitioned,
 	}
-	k := &Kit{Manager: m, logger: logger, shutdownDone: make(chan struct{}), trustedProxies: cfg.TrustedProxies}
+	k := &Kit{Manager: m, logger: logger, shutdownDone: make(chan struct{}), trustedProxies: cfg.TrustedProxies,
+		recordIP: cfg.RecordIP, recordUserAgent: cfg.RecordUserAgent}
 	m.ErrorFunc = k.serveError
 	k.requests.init()
 	return k

@@ -1,6 +1,7 @@
 package sessionkit
 
 import (
+	"context"
 	"net/http"
 	"sync"
 
@@ -27,6 +28,12 @@ import (
 // session's expiry (see touchInterval): under an idle timeout a read costs
 // a read, and it cannot overwrite a change a concurrent request of the same
 // session saved.
+//
+// For a session bound to a user (see Login), the store records the
+// client's address and User-Agent header, unless SESSION_RECORD_IP or
+// SESSION_RECORD_USER_AGENT is false; the address is the connection's
+// peer, or what X-Forwarded-For or Forwarded say when the peer is in
+// SESSION_TRUSTED_PROXIES.
 func (k *Kit) Middleware(next http.Handler) http.Handler {
 	sessions := k.Manager.LoadAndSave(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -40,11 +47,15 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 		if h := w.Header(); len(h) > 0 {
 			g.outer = h.Clone()
 		}
+		ctx := context.WithValue(r.Context(), servedBy{k}, true)
 		if k.store != nil {
-			// The store compares each commit with what this request read,
-			// so that a request that changed nothing writes nothing.
-			r = r.WithContext(sessionmysql.WithReadMemo(r.Context()))
+			// The store records the client's address and user agent with a
+			// session bound to a user, and compares each commit with what
+			// this request read, so that a request that changed nothing
+			// writes nothing.
+			ctx = sessionmysql.WithRequest(ctx, k.requestInfo(r))
 		}
+		r = r.WithContext(ctx)
 		if !k.warnedCookieDropped.Load() && k.SecureCookieOverHTTP(r) {
 			g.beforeSend = func(h http.Header) { k.warnIfCookieDropped(r, h) }
 		}

@@ -49,24 +49,8 @@ func forwardedProto(r *http.Request) (string, bool) {
 
 // fromTrustedProxy reports whether r's peer is in SESSION_TRUSTED_PROXIES.
 func (k *Kit) fromTrustedProxy(r *http.Request) bool {
-	if len(k.trustedProxies) == 0 {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	addr = addr.Unmap()
-	for _, p := range k.trustedProxies {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
+	peer, ok := peerAddr(r)
+	return ok && k.trusts(peer)
 }
 
 // isLocalHost reports whether a Host header names this machine in a way

@@ -1,0 +1,312 @@
+package sessionkit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	sessionmysql "sessionkit.dev/sessionkit/mysql"
+)
+
+// Sessions of a user. Login binds the request's session to a user; from
+// then on the user's sessions can be listed ("your devices") and ended, one,
+// all but the current one, or all, from any replica: they are rows of the
+// one table, found by its user_id index. A session is bound by the value
+// mysql.UserKey in its data; the store records, for such sessions only,
+// when they were created and last seen, and the address and user agent of
+// their last requests (see clientip.go).
+
+var (
+	// ErrNoSession matches the error of Revoke when the user has no session
+	// with that ID: it is another user's, or it has ended. It is
+	// mysql.ErrNoSession.
+	ErrNoSession = sessionmysql.ErrNoSession
+
+	// ErrNoUsers matches the error of Login, Sessions and the Revoke calls
+	// on a session table without the user columns (a table made by scs's
+	// mysqlstore or by an earlier version). The error is a
+	// *mysql.UsersMissingError whose AlterStatement adds them. It is
+	// mysql.ErrNoUsers.
+	ErrNoUsers = sessionmysql.ErrNoUsers
+
+	// ErrNoRequest is returned by Login and RevokeOthers when ctx is not
+	// the context of a request served by Kit.Middleware, so that there is
+	// no session to log in or to keep.
+	ErrNoRequest = errors.New("sessionkit: the context holds no request's session: pass the context of a request served by Kit.Middleware")
+
+	// ErrNotLoggedIn is returned by RevokeOthers when the request's session
+	// is bound to no user.
+	ErrNotLoggedIn = errors.New("sessionkit: the session is not logged in")
+)
+
+// maxUserID is the longest user ID, in bytes: the store's user_id column
+// holds 255 characters, and the store cuts longer IDs, so that two IDs
+// that share their first 255 bytes would be one user.
+const maxUserID = 255
+
+// Session is one session of a user, as Kit.Sessions lists it.
+type Session struct {
+	// ID names the session for Revoke. It is derived from the session's
+	// token by a one-way hash: it is neither the token nor what the table
+	// stores, and cannot be turned into either, so a page may show it and
+	// a form send it back.
+	ID string
+	// Created is when the session was first saved after Login; zero when
+	// not recorded (the memory store records none of these four).
+	Created time.Time
+	// LastSeen is when the session was last used, to within a minute: the
+	// store writes it at most once a minute.
+	LastSeen time.Time
+	// IP and UserAgent are the client's address and User-Agent header as of
+	// LastSeen; empty when not recorded (SESSION_RECORD_IP,
+	// SESSION_RECORD_USER_AGENT).
+	IP        string
+	UserAgent string
+	// Current is true for the session of the request in ctx.
+	Current bool
+}
+
+// userStore is what the kit needs of a store for the sessions of a user:
+// the MySQL store has it, and memoryUsers gives it to scs's memory store.
+type userStore interface {
+	Sessions(ctx context.Context, userID string) ([]sessionmysql.Session, error)
+	Revoke(ctx context.Context, userID, id string) error
+	RevokeUser(ctx context.Context, userID, keepStoredToken string) (int, error)
+}
+
+// servedBy is the key of a mark that Middleware puts on each request's
+// context, so that the kit knows the context holds the request's session
+// (scs panics when asked about a context without one).
+type servedBy struct{ kit *Kit }
+
+// inRequest reports whether ctx is a request's served by k.Middleware.
+func (k *Kit) inRequest(ctx context.Context) bool {
+	return ctx.Value(servedBy{k}) != nil
+}
+
+// Login binds the session of the request in ctx to userID, after giving it
+// a new token (scs's RenewToken): the token the browser had before, which
+// may have been planted or seen by someone else, no longer works, and the
+// response sets the new one. The session keeps its other values; call
+// Manager.Destroy first to start from an empty session. Call it once the
+// user has proved who they are, with the context of a request served by
+// Middleware.
+//
+// A user ID is not empty, at most 255 bytes of UTF-8, and does not end in
+// a space (MySQL's collations ignore trailing spaces, so "ada " would be
+// "ada"). On a table without the user columns Login changes nothing and
+// returns an error matching ErrNoUsers that holds the ALTER TABLE to run.
+func (k *Kit) Login(ctx context.Context, userID string) error {
+	if err := checkUserID(userID); err != nil {
+		return fmt.Errorf("sessionkit: Login: %w", err)
+	}
+	if !k.inRequest(ctx) {
+		return fmt.Errorf("sessionkit: Login: %w", ErrNoRequest)
+	}
+	if err := k.checkUserColumns(ctx); err != nil {
+		return usersError("Login", err)
+	}
+	if err := k.Manager.RenewToken(ctx); err != nil {
+		return fmt.Errorf("sessionkit: Login: %w", err)
+	}
+	k.Manager.Put(ctx, sessionmysql.UserKey, userID)
+	return nil
+}
+
+// UserID returns the user that Login bound the session of the request in
+// ctx to, or "" when the session is bound to none, or ctx is not the
+// context of a request served by Middleware. Manager.Destroy (logging out)
+// unbinds it.
+func (k *Kit) UserID(ctx context.Context) string {
+	if !k.inRequest(ctx) {
+		return ""
+	}
+	return k.Manager.GetString(ctx, sessionmysql.UserKey)
+}
+
+// Sessions returns the unexpired sessions bound to userID, most recently
+// seen first, with one indexed query; Current marks the session of the
+// request in ctx, if ctx is a request's. It needs no request: an
+// administrator's page may list any user's sessions.
+//
+// With the memory store (development only) it decodes every session to
+// find the user's, and only ID and Current are set.
+func (k *Kit) Sessions(ctx context.Context, userID string) ([]Session, error) {
+	if err := checkUserID(userID); err != nil {
+		return nil, fmt.Errorf("sessionkit: Sessions: %w", err)
+	}
+	list, err := k.users.Sessions(ctx, userID)
+	if err != nil {
+		return nil, usersError("Sessions", err)
+	}
+	current := k.currentID(ctx)
+	sessions := make([]Session, len(list))
+	for i, s := range list {
+		sessions[i] = Session{ID: s.ID, Created: s.Created, LastSeen: s.LastSeen, IP: s.IP, UserAgent: s.UserAgent,
+			Current: current != "" && s.ID == current}
+	}
+	return sessions, nil
+}
+
+// Revoke ends the session with this ID (a Session.ID) if it is bound to
+// userID; otherwise it ends nothing and returns an error matching
+// ErrNoSession, so that an ID from another user's list, or a forged one,
+// does nothing. The session has no data on its next request, on any
+// replica (see the README's "Log out everywhere" for what that does and
+// does not guarantee).
+//
+// When it is the session of the request in ctx, Revoke ends it as
+// Manager.Destroy does: the response expires its cookie, and the end of
+// the request does not save it again.
+func (k *Kit) Revoke(ctx context.Context, userID, sessionID string) error {
+	if err := checkUserID(userID); err != nil {
+		return fmt.Errorf("sessionkit: Revoke: %w", err)
+	}
+	if err := k.checkUserColumns(ctx); err != nil {
+		return usersError("Revoke", err)
+	}
+	if id := k.currentID(ctx); id != "" && id == sessionID && k.UserID(ctx) == userID {
+		if err := k.Manager.Destroy(ctx); err != nil {
+			return fmt.Errorf("sessionkit: Revoke: %w", err)
+		}
+		return nil
+	}
+	if err := k.users.Revoke(ctx, userID, sessionID); err != nil {
+		return usersError("Revoke", err)
+	}
+	return nil
+}
+
+// RevokeOthers ends every session of the user the request's session is
+// bound to but that one ("log out everywhere else"), and returns how many
+// it ended. Other users' sessions and anonymous ones are not touched. ctx
+// must be the context of a request served by Middleware (ErrNoRequest
+// otherwise) whose session is logged in (ErrNotLoggedIn otherwise).
+func (k *Kit) RevokeOthers(ctx context.Context) (int, error) {
+	if !k.inRequest(ctx) {
+		return 0, fmt.Errorf("sessionkit: RevokeOthers: %w", ErrNoRequest)
+	}
+	userID := k.UserID(ctx)
+	if userID == "" {
+		return 0, fmt.Errorf("sessionkit: RevokeOthers: %w", ErrNotLoggedIn)
+	}
+	keep := ""
+	if token := k.Manager.Token(ctx); token != "" {
+		keep = k.storedToken(token)
+	}
+	n, err := k.users.RevokeUser(ctx, userID, keep)
+	if err != nil {
+		return 0, usersError("RevokeOthers", err)
+	}
+	return n, nil
+}
+
+// RevokeAll ends every session bound to userID, for example after a
+// password change or when an account is closed, and returns how many it
+// ended. It needs no request: a background job or an administrator's
+// request can call it. When ctx is a request of one of the user's sessions,
+// that session ends too, as with Manager.Destroy (its cookie is expired);
+// to stay logged in on this device, use RevokeOthers, or call Login again
+// after RevokeAll.
+func (k *Kit) RevokeAll(ctx context.Context, userID string) (int, error) {
+	if err := checkUserID(userID); err != nil {
+		return 0, fmt.Errorf("sessionkit: RevokeAll: %w", err)
+	}
+	n, err := k.users.RevokeUser(ctx, userID, "")
+	if err != nil {
+		return 0, usersError("RevokeAll", err)
+	}
+	if k.UserID(ctx) == userID {
+		// The request's own session: its row is gone; Destroy keeps the end
+		// of the request from saving it again.
+		if err := k.Manager.Destroy(ctx); err != nil {
+			return n, fmt.Errorf("sessionkit: RevokeAll: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// currentID is the Session.ID of the request's session in ctx, or "" when
+// ctx holds none or the session has no token yet.
+func (k *Kit) currentID(ctx context.Context) string {
+	if !k.inRequest(ctx) {
+		return ""
+	}
+	token := k.Manager.Token(ctx)
+	if token == "" {
+		return ""
+	}
+	return sessionmysql.SessionID(k.storedToken(token))
+}
+
+// storedToken is what the store keeps for a session token: with
+// HashTokenInStore (SESSION_HASH_TOKEN) the SHA-256 of the token in
+// unpadded base64url, as scs computes it, and otherwise the token.
+func (k *Kit) storedToken(token string) string {
+	if !k.Manager.HashTokenInStore {
+		return token
+	}
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// checkUserColumns returns an error matching ErrNoUsers when the session
+// table lacks the user columns. The store reads the table's columns once,
+// and keeps the statements it made for them until a restart, so the answer
+// is remembered; an error of the database is not.
+func (k *Kit) checkUserColumns(ctx context.Context) error {
+	if k.store == nil {
+		return nil
+	}
+	if k.usersChecked.Load() {
+		if missing := k.usersMissing.Load(); missing != nil {
+			return missing
+		}
+		return nil
+	}
+	// No session is bound to the empty user ID: one look-up on the index
+	// that finds nothing, or the store's error for a table without it.
+	_, err := k.store.Sessions(ctx, "")
+	var missing *sessionmysql.UsersMissingError
+	if errors.As(err, &missing) {
+		k.usersMissing.Store(missing)
+		k.usersChecked.Store(true)
+		return missing
+	}
+	if err != nil {
+		return err
+	}
+	k.usersChecked.Store(true)
+	return nil
+}
+
+// usersError is the error of a call about the sessions of a user: the
+// call's name and the store's error, with what to do after the ALTER TABLE
+// on a table without the user columns.
+func usersError(call string, err error) error {
+	if errors.Is(err, ErrNoUsers) {
+		return fmt.Errorf("sessionkit: %s: %w\nthen restart the service: a running store keeps using the table as it was", call, err)
+	}
+	return fmt.Errorf("sessionkit: %s: %w", call, err)
+}
+
+// checkUserID refuses a user ID that the store could not keep apart from
+// another.
+func checkUserID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("empty user ID")
+	case len(id) > maxUserID:
+		return fmt.Errorf("user ID of %d bytes: at most %d", len(id), maxUserID)
+	case !utf8.ValidString(id):
+		return errors.New("user ID is not UTF-8")
+	case strings.HasSuffix(id, " "):
+		return errors.New("user ID ends in a space, which MySQL ignores when it compares")
+	}
+	return nil
+}
