@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -144,4 +147,81 @@ func ExampleKit_Shutdown() {
 	// 200 OK stored 1 cookie
 	// server: <nil> http: Server closed
 	// kit: <nil>
+}
+
+// A "your sessions" feature: Login after the password check, Sessions for
+// the list, RevokeOthers for "log out everywhere else". (The memory store
+// keeps this example self-contained; with MySQL the list also has each
+// session's address, user agent and times.)
+func ExampleKit_Login() {
+	cfg, err := sessionkit.LoadConfigFrom(map[string]string{"SESSION_STORE": "memory", "SESSION_COOKIE_SECURE": "false"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	kit, err := sessionkit.New(context.Background(), cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer kit.Shutdown(context.Background())
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		// ... check the password, then:
+		if err := kit.Login(r.Context(), r.PostFormValue("user")); err != nil {
+			http.Error(w, "could not log in", http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
+		sessions, err := kit.Sessions(r.Context(), kit.UserID(r.Context()))
+		if err != nil {
+			http.Error(w, "could not list sessions", http.StatusInternalServerError)
+			return
+		}
+		here := 0
+		for _, s := range sessions {
+			// A page shows s.UserAgent, s.IP and s.LastSeen, and a form
+			// posts s.ID for kit.Revoke.
+			if s.Current {
+				here++
+			}
+		}
+		fmt.Fprintf(w, "%d sessions, %d of them on this device\n", len(sessions), here)
+	})
+	mux.HandleFunc("POST /sessions/revoke-others", func(w http.ResponseWriter, r *http.Request) {
+		n, err := kit.RevokeOthers(r.Context())
+		if err != nil {
+			http.Error(w, "could not log out the other sessions", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "%d other sessions logged out\n", n)
+	})
+	srv := httptest.NewServer(kit.Middleware(mux))
+	defer srv.Close()
+
+	laptop, phone := browser(), browser()
+	laptop.PostForm(srv.URL+"/login", url.Values{"user": {"ada"}})
+	phone.PostForm(srv.URL+"/login", url.Values{"user": {"ada"}})
+	show(laptop.Get(srv.URL + "/sessions"))
+	show(laptop.Post(srv.URL+"/sessions/revoke-others", "", nil))
+	show(laptop.Get(srv.URL + "/sessions"))
+	// Output:
+	// 2 sessions, 1 of them on this device
+	// 1 other sessions logged out
+	// 1 sessions, 1 of them on this device
+}
+
+// browser is a client with a cookie jar of its own.
+func browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar}
+}
+
+// show prints a response's body.
+func show(resp *http.Response, err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	io.Copy(os.Stdout, resp.Body)
 }
