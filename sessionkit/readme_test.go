@@ -1,6 +1,7 @@
 package sessionkit_test
 
 import (
+	"database/sql"
 	"os"
 	"regexp"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"sessionkit.dev/sessionkit"
+	sessionmysql "sessionkit.dev/sessionkit/mysql"
 )
 
 // codeVariables returns each variable of sessionkit.Config with its
@@ -111,5 +113,27 @@ func TestREADMEErrorExample(t *testing.T) {
 		"SESSION_COOKIE_SAME_SITE": "none", "SESSION_COOKIE_SECURE": "false"})
 	if err == nil || !strings.Contains(string(readme), "\n"+err.Error()+"\n") {
 		t.Errorf("README does not show the error as it is:\n%v", err)
+	}
+}
+
+// TestREADMESchemaStatements checks that the README shows the CREATE TABLE
+// and the ALTER TABLE as the store makes them.
+func TestREADMESchemaStatements(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("mysql", "app@tcp(127.0.0.1:1)/app") // never connects
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store := sessionmysql.NewWithCleanupInterval(db, 0)
+	defer store.Close()
+	for _, stmt := range []string{store.CreateTableStatement(), store.UsersAlterStatement()} {
+		if !strings.Contains(string(readme), "\n"+stmt+"\n") {
+			t.Errorf("README does not show the statement as the store makes it:\n%s", stmt)
+		}
 	}
 }
