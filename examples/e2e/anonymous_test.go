@@ -53,7 +53,7 @@ func TestCookielessVisitsWriteNothing(t *testing.T) {
 
 		// A visitor with a session: / counts, HEAD / does not.
 		c := newClient(t)
-		c.mustGet(p.URL + "/put")
+		c.put(p.URL)
 		c.expectVisits(p.URL, 1)
 		req, _ := http.NewRequest("HEAD", p.URL+"/", nil)
 		c.do(req)
@@ -72,15 +72,15 @@ func TestPlainHTTPPageWarns(t *testing.T) {
 		p := startExample(t, ex, mysqltest.DSN(t), "SESSION_COOKIE_SECURE=true")
 		c := newClient(t)
 		for _, host := range []string{"app.example.com", "localhost"} {
-			for _, path := range []string{"/put", "/"} {
-				req, _ := http.NewRequest("GET", p.URL+path, nil)
+			for _, step := range []struct{ method, path string }{{"POST", "/put"}, {"GET", "/"}} {
+				req, _ := http.NewRequest(step.method, p.URL+step.path, nil)
 				req.Host = host
 				status, body := c.do(req)
 				if status != http.StatusOK {
-					t.Fatalf("GET %s at %s: %d", path, host, status)
+					t.Fatalf("%s %s at %s: %d", step.method, step.path, host, status)
 				}
-				if warned := strings.Contains(body, "plain HTTP"); path == "/" && warned != (host != "localhost") {
-					t.Errorf("GET / at %s: page warns %v, want %v:\n%s", host, warned, host != "localhost", body)
+				if warned := strings.Contains(body, "plain HTTP"); warned != (host != "localhost") {
+					t.Errorf("%s %s at %s: page warns %v, want %v:\n%s", step.method, step.path, host, warned, host != "localhost", body)
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"html"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"sessionkit.dev/internal/mysqltest"
 )
 
+// message is what POST /put stores.
 const message = "Hello from a session!"
 
 var (
@@ -49,10 +51,33 @@ func (c *client) expectVisits(base string, want int) {
 	}
 }
 
+// put sends POST /put, as the button on GET /put does, and expects the
+// page that says what it stored.
+func (c *client) put(base string) {
+	c.t.Helper()
+	status, body := c.post(base+"/put", nil)
+	if status != http.StatusOK || !strings.Contains(body, "Stored <q>"+message+"</q>") {
+		c.t.Fatalf("POST %s/put: status %d, want 200 and the message stored; body %q", base, status, body)
+	}
+}
+
+// messageRe finds the message on the /get page.
+var messageRe = regexp.MustCompile(`<strong id="message">([^<]*)</strong>`)
+
+// messageOn returns the message a /get page shows, "" when it says the
+// session holds none, and ok false when it says neither.
+func messageOn(body string) (msg string, ok bool) {
+	if m := messageRe.FindStringSubmatch(body); m != nil {
+		return html.UnescapeString(m[1]), true
+	}
+	return "", strings.Contains(body, "Your session holds no message.")
+}
+
 func (c *client) expectMessage(base, want string) {
 	c.t.Helper()
-	if got := c.mustGet(base + "/get"); got != want {
-		c.t.Fatalf("GET %s/get = %q, want %q", base, got, want)
+	body := c.mustGet(base + "/get")
+	if got, ok := messageOn(body); !ok || got != want {
+		c.t.Fatalf("GET %s/get shows message %q, want %q; body %q", base, got, want, body)
 	}
 }
 
@@ -62,9 +87,9 @@ func TestPutGetAndVisitCounter(t *testing.T) {
 		c := newClient(t)
 
 		c.expectMessage(p.URL, "")
-		c.mustGet(p.URL + "/put")
+		c.put(p.URL)
 		if c.token(p.URL) == "" {
-			t.Fatal("GET /put set no session cookie")
+			t.Fatal("POST /put set no session cookie")
 		}
 		c.expectMessage(p.URL, message)
 		for want := 1; want <= 3; want++ {
@@ -79,7 +104,7 @@ func TestPutGetAndVisitCounter(t *testing.T) {
 		if other.token(p.URL) != "" {
 			t.Fatal("GET / without a session set a session cookie")
 		}
-		other.mustGet(p.URL + "/put")
+		other.put(p.URL)
 		other.expectVisits(p.URL, 1)
 		c.expectVisits(p.URL, 4)
 	})
@@ -91,7 +116,7 @@ func TestSessionSurvivesRestart(t *testing.T) {
 		c := newClient(t)
 
 		first := startExample(t, ex, dsn)
-		c.mustGet(first.URL + "/put")
+		c.put(first.URL)
 		c.expectVisits(first.URL, 1)
 		first.stop(t)
 
@@ -108,7 +133,7 @@ func TestTwoInstancesShareSessions(t *testing.T) {
 		b := startExample(t, ex, dsn)
 		c := newClient(t) // cookies are per host, not port: both instances get it
 
-		c.mustGet(a.URL + "/put")
+		c.put(a.URL)
 		c.expectMessage(b.URL, message)
 
 		c.expectVisits(a.URL, 1)
@@ -131,10 +156,10 @@ func TestLoginRenewsTokenAndLogoutDestroys(t *testing.T) {
 		p := startExample(t, ex, dsn)
 		c := newClient(t)
 
-		c.mustGet(p.URL + "/put")
+		c.put(p.URL)
 		before := c.token(p.URL)
 		if n := storedRows(t, db, before); n != 1 {
-			t.Fatalf("%d rows for the session after /put, want 1", n)
+			t.Fatalf("%d rows for the session after POST /put, want 1", n)
 		}
 
 		if status, body := c.post(p.URL+"/login", url.Values{"user": {"alice"}}); status != http.StatusSeeOther {
@@ -156,8 +181,10 @@ func TestLoginRenewsTokenAndLogoutDestroys(t *testing.T) {
 		old := newClient(t)
 		req, _ := http.NewRequest("GET", p.URL+"/get", nil)
 		req.AddCookie(&http.Cookie{Name: cookieName, Value: before})
-		if status, body := old.do(req); status != http.StatusOK || body != "" {
-			t.Fatalf("GET /get with the pre-login token: %d %q, want 200 and nothing", status, body)
+		if status, body := old.do(req); status != http.StatusOK {
+			t.Fatalf("GET /get with the pre-login token: status %d, want 200", status)
+		} else if msg, ok := messageOn(body); !ok || msg != "" {
+			t.Fatalf("GET /get with the pre-login token shows message %q, want none; body %q", msg, body)
 		}
 
 		if n := storedRows(t, db, after); n != 1 {
@@ -182,7 +209,7 @@ func TestCrossOriginPostRefused(t *testing.T) {
 	forEachExample(t, func(t *testing.T, ex *example) {
 		p := startExample(t, ex, mysqltest.DSN(t))
 		c := newClient(t)
-		c.mustGet(p.URL + "/put")
+		c.put(p.URL)
 		token := c.token(p.URL)
 		form := url.Values{"user": {"mallory"}}
 
@@ -344,7 +371,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Run(ex.name, func(t *testing.T) {
 			p := startExample(t, ex, srv.Database(t).FormatDSN())
 			c := newClient(t)
-			c.mustGet(p.URL + "/put")
+			c.put(p.URL)
 			c.expectMessage(p.URL, message)
 			c.mustGet(p.URL + "/healthz")
 
@@ -372,8 +399,10 @@ func TestDatabaseOutage(t *testing.T) {
 				if status, body := c.get(p.URL + "/healthz"); status != http.StatusOK {
 					return fmt.Errorf("GET /healthz: status %d, body %q", status, body)
 				}
-				if status, body := c.get(p.URL + "/get"); status != http.StatusOK || body != message {
+				if status, body := c.get(p.URL + "/get"); status != http.StatusOK {
 					return fmt.Errorf("GET /get: status %d, body %q", status, body)
+				} else if msg, _ := messageOn(body); msg != message {
+					return fmt.Errorf("GET /get: message %q, want %q", msg, message)
 				}
 				return nil
 			})

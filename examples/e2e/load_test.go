@@ -140,7 +140,7 @@ type user struct {
 	jar     *cookiejar.Jar
 	log     []visit
 	last    int  // the counter of the last 200
-	started bool // GET /put has started the session
+	started bool // POST /put has started the session
 
 	// For the test goroutine to follow the user's progress while it runs.
 	okCount     atomic.Int64 // visits with status 200
@@ -153,16 +153,16 @@ func newUser(tr *http.Transport) *user {
 }
 
 // get sends GET / to replica i of b and records the outcome. Until the
-// user has a session it first sends GET /put, which starts one (/ counts the
-// visits of a session but starts none); a GET /put that fails is recorded
-// as the outcome.
+// user has a session it first sends POST /put, which starts one (/ counts
+// the visits of a session but starts none); a POST /put that fails is
+// recorded as the outcome.
 func (u *user) get(ctx context.Context, b *balancer, i int) visit {
 	v := visit{replica: i, start: time.Now()}
-	path := "/"
+	method, path := "GET", "/"
 	if !u.started {
-		path = "/put"
+		method, path = "POST", "/put"
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", b.urls[i]+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, b.urls[i]+path, nil)
 	if err != nil {
 		v.err = err
 		return v

@@ -263,9 +263,10 @@ func (l *logLines) String() string {
 // client is a browser stand-in: a cookie jar, no redirects followed, no
 // connection reuse (servers come and go under it).
 type client struct {
-	t   *testing.T
-	jar *cookiejar.Jar
-	hc  *http.Client
+	t         *testing.T
+	jar       *cookiejar.Jar
+	hc        *http.Client
+	userAgent string // sent as User-Agent when set
 }
 
 func newClient(t *testing.T) *client {
@@ -286,6 +287,9 @@ func newClient(t *testing.T) *client {
 // do sends req and returns the status and body.
 func (c *client) do(req *http.Request) (int, string) {
 	c.t.Helper()
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", req.Method, req.URL, err)

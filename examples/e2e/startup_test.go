@@ -52,7 +52,7 @@ func TestExampleWaitsForTheDatabase(t *testing.T) {
 			p.waitListening(t)
 
 			c := newClient(t)
-			c.mustGet(p.URL + "/put")
+			c.put(p.URL)
 			c.expectMessage(p.URL, message)
 			logs := p.stderr.String()
 			for i, r := range retryLines(t, logs) {

@@ -28,7 +28,7 @@ func TestDebugVarsShowCleanupStatistics(t *testing.T) {
 			t.Errorf("GET /debug/vars without DEBUG_VARS: status %d, want 404", status)
 		}
 
-		c.mustGet(p.URL + "/put")
+		c.put(p.URL)
 		before := mustReadVars(t, p.URL)
 		if before.Goroutines <= 0 || before.Memstats.HeapAlloc == 0 {
 			t.Errorf("/debug/vars: goroutines %d, memstats.HeapAlloc %d: want both above 0",
