@@ -48,4 +48,19 @@
 // SESSIONKIT_TEST_DSN, else a private MariaDB or MySQL server started from
 // the binary on PATH. Without either, the benchmarks skip (or fail under
 // SESSIONKIT_TEST_REQUIRE_DB=1).
+//
+// # Over HTTP
+//
+// NewHTTPHandler is the application cmd/benchserver serves, and RunHTTP the
+// load that cmd/httpbench and TestMultiPrimaryHTTP put on it: clients with a
+// session each, sending the read path (GET /get) or the write path (GET /)
+// back to back, in turn to one or more application servers, counting the
+// answers that miss their session's last write.
+//
+// TestMultiPrimaryHTTP measures both paths with sessionkit's store on a
+// 3-node Galera cluster (mysqltest.Cluster), with the store's causal reads
+// and without them, against a single private server, in the same run. It
+// runs only when SESSIONKIT_BENCH_CLUSTER_ROUNDS is set:
+//
+//	SESSIONKIT_BENCH_CLUSTER_ROUNDS=5 go test -count=1 -run TestMultiPrimaryHTTP -v -timeout 30m
 package bench

@@ -15,7 +15,6 @@ import (
 	"context"
 	"database/sql"
 	"flag"
-	"fmt"
 	"log"
 	"net/http"
 	"os"
@@ -25,10 +24,9 @@ import (
 
 	"github.com/alexedwards/scs/mysqlstore"
 	"github.com/alexedwards/scs/v2"
-	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	_ "github.com/go-sql-driver/mysql"
 
+	"sessionkit.dev/bench"
 	"sessionkit.dev/sessionkit"
 )
 
@@ -71,21 +69,7 @@ func main() {
 		log.Fatalf("unknown -store %q", *store)
 	}
 
-	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.Recoverer, http.NewCrossOriginProtection().Handler, wrap)
-	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
-		n := manager.GetInt(r.Context(), "visits") + 1
-		manager.Put(r.Context(), "visits", n)
-		fmt.Fprintf(w, "visits: %d\n", n)
-	})
-	r.Get("/put", func(w http.ResponseWriter, r *http.Request) {
-		manager.Put(r.Context(), "message", "Hello from a session!")
-	})
-	r.Get("/get", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, manager.GetString(r.Context(), "message"))
-	})
-
-	srv := &http.Server{Addr: *addr, Handler: r, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: *addr, Handler: bench.NewHTTPHandler(manager, wrap), ReadHeaderTimeout: 5 * time.Second}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
 	go func() {

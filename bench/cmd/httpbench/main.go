@@ -14,21 +14,20 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"sessionkit.dev/bench"
 )
 
 var stores = []string{"sessionkit", "scs-mysqlstore", "scs-memstore"}
@@ -91,7 +90,7 @@ func main() {
 	}
 
 	type key struct{ store, path string }
-	results := map[key][]phase{}
+	results := map[key][]bench.HTTPPhase{}
 	for r := 0; r < *rounds; r++ {
 		for _, path := range []string{"/get", "/"} {
 			order := slices.Clone(stores)
@@ -99,110 +98,36 @@ func main() {
 				order = append(order[1:], order[0])
 			}
 			for _, st := range order {
-				p := run(urls[st], path, *clients, *dur)
+				p, err := bench.RunHTTP([]string{urls[st]}, path, *clients, *dur)
+				if err != nil {
+					log.Fatal(err)
+				}
 				results[key{st, path}] = append(results[key{st, path}], p)
-				fmt.Fprintf(os.Stderr, "round %d %-15s %-4s %8.0f req/s p50 %v p99 %v errors %d\n", r+1, st, path, p.rps, p.p50, p.p99, p.errors)
+				fmt.Fprintf(os.Stderr, "round %d %-15s %-4s %8.0f req/s p50 %v p99 %v errors %d\n", r+1, st, path, p.RPS, p.P50, p.P99, p.Errors)
 			}
 		}
 	}
 	fmt.Printf("\n%d clients, %v per phase, median of %d rounds\n\n", *clients, *dur, *rounds)
 	fmt.Printf("| path | store | req/s | p50 | p99 | vs scs mysqlstore | of memstore |\n|---|---|---|---|---|---|---|\n")
 	for _, path := range []string{"/get", "/"} {
-		scs := median(results[key{"scs-mysqlstore", path}])
-		mem := median(results[key{"scs-memstore", path}])
+		scs := bench.MedianHTTP(results[key{"scs-mysqlstore", path}])
+		mem := bench.MedianHTTP(results[key{"scs-memstore", path}])
 		for _, st := range stores {
-			m := median(results[key{st, path}])
-			fmt.Printf("| %s | %s | %.0f | %v | %v | %.2fx | %.0f%% |\n", path, st, m.rps, m.p50.Round(time.Microsecond), m.p99.Round(time.Microsecond), m.rps/scs.rps, 100*m.rps/mem.rps)
+			m := bench.MedianHTTP(results[key{st, path}])
+			fmt.Printf("| %s | %s | %.0f | %v | %v | %.2fx | %.0f%% |\n", path, st, m.RPS, m.P50.Round(time.Microsecond), m.P99.Round(time.Microsecond), m.RPS/scs.RPS, 100*m.RPS/mem.RPS)
 		}
 	}
-}
-
-type phase struct {
-	rps      float64
-	p50, p99 time.Duration
-	errors   int
-}
-
-// median takes the median of each figure on its own.
-func median(ps []phase) phase {
-	var rps []float64
-	var p50, p99 []time.Duration
-	for _, p := range ps {
-		rps, p50, p99 = append(rps, p.rps), append(p50, p.p50), append(p99, p.p99)
-	}
-	slices.Sort(rps)
-	slices.Sort(p50)
-	slices.Sort(p99)
-	return phase{rps: rps[len(rps)/2], p50: p50[len(p50)/2], p99: p99[len(p99)/2]}
-}
-
-func run(url, path string, clients int, d time.Duration) phase {
-	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
-	defer tr.CloseIdleConnections()
-	var wg sync.WaitGroup
-	lat := make([][]time.Duration, clients)
-	errs := make([]int, clients)
-	start := make(chan struct{})
-	var stop time.Time
-	for c := 0; c < clients; c++ {
-		jar, _ := cookiejar.New(nil)
-		client := &http.Client{Transport: tr, Jar: jar}
-		if err := get(client, url+"/put"); err != nil {
-			log.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			for time.Now().Before(stop) {
-				t0 := time.Now()
-				if err := get(client, url+path); err != nil {
-					errs[c]++
-					continue
-				}
-				lat[c] = append(lat[c], time.Since(t0))
-			}
-		}()
-	}
-	begin := time.Now()
-	stop = begin.Add(d)
-	close(start)
-	wg.Wait()
-	elapsed := time.Since(begin)
-	var all []time.Duration
-	n := 0
-	for c := range lat {
-		all = append(all, lat[c]...)
-		n += errs[c]
-	}
-	slices.Sort(all)
-	return phase{
-		rps:    float64(len(all)) / elapsed.Seconds(),
-		p50:    all[len(all)/2],
-		p99:    all[len(all)*99/100],
-		errors: n,
-	}
-}
-
-func get(c *http.Client, url string) error {
-	resp, err := c.Get(url)
-	if err != nil {
-		return err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return nil
 }
 
 func waitReady(url string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for ctx.Err() == nil {
-		if err := get(http.DefaultClient, url+"/get"); err == nil {
-			return
+		if resp, err := http.Get(url + "/get"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
