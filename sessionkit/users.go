@@ -269,17 +269,16 @@ func (k *Kit) checkUserColumns(ctx context.Context) error {
 		}
 		return nil
 	}
-	// No session is bound to the empty user ID: one look-up on the index
-	// that finds nothing, or the store's error for a table without it.
-	_, err := k.store.Sessions(ctx, "")
-	var missing *sessionmysql.UsersMissingError
-	if errors.As(err, &missing) {
+	ok, err := k.store.HasUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		var missing *sessionmysql.UsersMissingError
+		errors.As(k.store.UsersMissing(), &missing)
 		k.usersMissing.Store(missing)
 		k.usersChecked.Store(true)
 		return missing
-	}
-	if err != nil {
-		return err
 	}
 	k.usersChecked.Store(true)
 	return nil

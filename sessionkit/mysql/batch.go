@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -78,10 +79,15 @@ type batcher struct {
 	maxInflight int  // statements that hold a slot at once
 	maxRows     int  // sessions per statement: batchMaxRows, or 1 unbatched
 	fence       bool // one running statement per token, in call order
-	inline      bool // a call that finds a free slot (and no fence) runs in its own goroutine
-	run         func(batch []*op)
-	wrap        func(error) error // adds the operation and table to an error
-	stmts       []lazyStmt        // one per batchSizes entry
+	// single, when it reports true, keeps every statement to one session
+	// (writes where the server gives no per-statement bound).
+	single func() bool
+	inline bool // a call that finds a free slot (and no fence) runs in its own goroutine
+	run    func(batch []*op)
+	wrap   func(error) error // adds the operation and table to an error
+	stmts  []lazyStmt        // one per batchSizes entry
+
+	closing context.Context // the store's: ends at Close
 
 	// doubtWindow is how long a token stays fenced after its statement was
 	// cancelled with the server perhaps still running it (0: not at all).
@@ -171,16 +177,34 @@ func (b *batcher) kickLocked() {
 }
 
 // canStartLocked reports whether a statement may start: a slot is free, and
-// fewer statements than slots are still running after giving theirs up, so
-// that a stalled server is not sent ever more statements.
+// fewer than maxSlow statements are still running after giving theirs up,
+// so that a stalled server is not sent ever more statements.
 func (b *batcher) canStartLocked() bool {
-	return b.inflight < b.maxInflight && b.slow < b.maxInflight
+	return b.inflight < b.maxInflight && b.slow < b.maxSlow()
+}
+
+// maxSlow is how many statements may run past their slots: several locked
+// sessions at once must not stop the others, but a stalled server must not
+// be sent a statement per call either.
+func (b *batcher) maxSlow() int {
+	if b.maxInflight > math.MaxInt/8 {
+		return b.maxInflight
+	}
+	return 8 * b.maxInflight
 }
 
 // releaseLocked gives a slot back and hands it on to queued work.
 func (b *batcher) releaseLocked() {
 	b.inflight--
 	b.kickLocked()
+}
+
+// rowsLimit is how many sessions one statement takes now.
+func (b *batcher) rowsLimit() int {
+	if b.single != nil && b.single() {
+		return 1
+	}
+	return b.maxRows
 }
 
 // fencedLocked reports whether a write of token must wait: an earlier write
@@ -250,7 +274,7 @@ func (b *batcher) takeLocked() []*op {
 	kept := b.queue[:0]
 	bytes := 0
 	for i, o := range b.queue {
-		take := len(batch) < b.maxRows
+		take := len(batch) < b.rowsLimit()
 		if take && b.fence && (b.running[o.token] > 0 || blocked[o.token]) {
 			take = false
 		}
@@ -268,7 +292,7 @@ func (b *batcher) takeLocked() []*op {
 				blocked[o.token] = true
 			}
 			kept = append(kept, o)
-			if len(batch) == b.maxRows || (len(batch) > 0 && batch[0].kind.alone()) {
+			if len(batch) == b.rowsLimit() || (len(batch) > 0 && batch[0].kind.alone()) {
 				kept = append(kept, b.queue[i+1:]...)
 				break
 			}
@@ -311,7 +335,9 @@ func (b *batcher) execute(batch []*op) (held bool) {
 	}
 	var doubtful []string
 	for _, o := range batch {
-		if err := o.ctx.Err(); err != nil {
+		if o.err != nil && o.ctx.Err() == nil && b.closing != nil && b.closing.Err() != nil {
+			o.err = b.wrap(ErrClosed) // cancelled by Close, not by its caller
+		} else if err := o.ctx.Err(); err != nil {
 			// The call's time was up before its answer came: whatever the
 			// statement said (a cancelled batch, a dial that timed out, or
 			// even success, which database/sql may report for a statement
@@ -403,8 +429,20 @@ func sizeFor(n int) int {
 // when every caller in the batch has gone (each caller's context is bounded
 // by QueryTimeout from its call), or when the store is closed.
 func (s *Store) batchContext(batch []*op) (context.Context, context.CancelFunc) {
-	if len(batch) == 1 {
+	if len(batch) == 1 && batch[0].done == nil {
+		// Run inline, in the caller's goroutine: its own context.
 		return batch[0].ctx, func() {}
+	}
+	cancellable := false
+	for _, o := range batch {
+		cancellable = cancellable || o.ctx.Done() != nil
+	}
+	if !cancellable {
+		// No caller can go (Find and Commit without a context, and no
+		// QueryTimeout): nothing to watch, and a context that cannot end
+		// spares the driver a goroutine hand-off per statement. Close
+		// waits for such a statement, which the server bounds on MariaDB.
+		return context.Background(), func() {}
 	}
 	ctx, cancel := context.WithCancel(s.closing)
 	var left atomic.Int32

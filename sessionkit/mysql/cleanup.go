@@ -285,7 +285,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 // deleteExpired deletes batches until none is full, renewing held (if any)
 // as it goes; it stops early, without an error, if the lease was lost.
 func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease) (int64, error) {
-	stmt, err := conn.PrepareContext(ctx, s.q.deleteExpiredBatch)
+	stmt, err := s.prepareOn(ctx, conn, s.q.deleteExpired)
 	if err != nil {
 		return 0, s.wrap("delete expired", err)
 	}
@@ -304,7 +304,7 @@ func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease) 
 		}
 		size := pace.size
 		start := time.Now()
-		res, err := s.deleteBatch(ctx, stmt, size)
+		res, err := s.deleteBatch(ctx, stmt, size, held)
 		if err != nil {
 			return total, s.wrap("delete expired", err)
 		}
@@ -369,8 +369,14 @@ func (p *pacing) next(took time.Duration) time.Duration {
 // deleteBatch runs one batched DELETE, again when the server rolled it back
 // to break a deadlock or after a lock wait timeout: commits touching the
 // same index pages can cause either, and the statement is safe to repeat.
-func (s *Store) deleteBatch(ctx context.Context, stmt *sql.Stmt, size int) (sql.Result, error) {
+// The lease, if any, is renewed before each attempt.
+func (s *Store) deleteBatch(ctx context.Context, stmt *sql.Stmt, size int, held *lease) (sql.Result, error) {
 	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if ok, err := held.renew(ctx); err != nil || !ok {
+				return nil, errors.Join(errors.New("the cleanup lease was lost during a retry"), err)
+			}
+		}
 		qctx, cancel := s.queryContext(ctx)
 		res, err := stmt.ExecContext(qctx, size)
 		cancel()

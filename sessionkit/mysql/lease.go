@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
@@ -52,7 +53,10 @@ func newLeaseQueries(t tableName) leaseQueries {
 		acquire: "INSERT INTO " + l + " (name, holder, expires) VALUES (?, ?, UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND) " +
 			"ON DUPLICATE KEY UPDATE " +
 			"holder = IF(expires <= UTC_TIMESTAMP(6) OR holder = VALUES(holder), VALUES(holder), holder), " +
-			"expires = IF(holder = VALUES(holder), VALUES(expires), expires)",
+			// The same condition as holder's, so that it holds whether
+			// the server assigns left to right or all at once (MariaDB's
+			// SIMULTANEOUS_ASSIGNMENT): after holder, it is ours.
+			"expires = IF(expires <= UTC_TIMESTAMP(6) OR holder = VALUES(holder), VALUES(expires), expires)",
 		holder:  "SELECT holder FROM " + l + " WHERE name = ?",
 		release: "UPDATE " + l + " SET expires = UTC_TIMESTAMP(6) WHERE name = ? AND holder = ?",
 	}
@@ -65,6 +69,18 @@ type lease struct {
 	name    string // the lease row: "cleanup:" and the table
 	holder  string // this store, unique
 	renewed time.Time
+}
+
+// leaseName is the lease row of a table's cleanup: "cleanup:" and the
+// quoted table name, or, past the column's 100 characters, its start and a
+// hash of the whole.
+func leaseName(quoted string) string {
+	name := "cleanup:" + quoted
+	if len(name) <= 100 {
+		return name
+	}
+	h := sha256.Sum256([]byte(quoted))
+	return name[:100-17] + ":" + hex.EncodeToString(h[:8])
 }
 
 func newHolder() string {
@@ -80,7 +96,7 @@ func newHolder() string {
 // (the table is missing and cannot be created): the pass then relies on
 // GET_LOCK alone.
 func (s *Store) acquireLease(ctx context.Context, conn *sql.Conn) (*lease, error) {
-	l := &lease{s: s, conn: conn, name: "cleanup:" + s.table.quoted, holder: s.cleanup.holder}
+	l := &lease{s: s, conn: conn, name: leaseName(s.table.quoted), holder: s.cleanup.holder}
 	ok, err := l.take(ctx)
 	if serverError(err) == erNoSuchTable {
 		qctx, cancel := s.queryContext(ctx)
@@ -110,7 +126,7 @@ func (l *lease) take(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	var holder string
-	if err := l.conn.QueryRowContext(ctx, causalRead(dialectMariaDB, l.s.causalReads(), l.s.lq.holder), l.name).Scan(&holder); err != nil {
+	if err := l.conn.QueryRowContext(ctx, causalRead(dialect(l.s.dialect.Load()), l.s.causalReads(), l.s.lq.holder), l.name).Scan(&holder); err != nil {
 		return false, err
 	}
 	l.renewed = time.Now()

@@ -28,9 +28,32 @@ func (s *Store) prepare(ctx context.Context, l *lazyStmt) (*sql.Stmt, error) {
 	if st := l.stmt.Load(); st != nil {
 		return st, nil
 	}
+	if s.closing.Err() != nil {
+		return nil, ErrClosed // a statement prepared now would never be closed
+	}
+	st, err := s.prepareIn(ctx, s.db.PrepareContext, l.build)
+	if err != nil {
+		return nil, err
+	}
+	if !l.stmt.CompareAndSwap(nil, st) {
+		st.Close()
+		return l.stmt.Load(), nil
+	}
+	return st, nil
+}
+
+// prepareOn prepares a statement on one connection, in the store's dialect.
+func (s *Store) prepareOn(ctx context.Context, conn *sql.Conn, build func(dialect) string) (*sql.Stmt, error) {
+	return s.prepareIn(ctx, conn.PrepareContext, build)
+}
+
+// prepareIn prepares build's statement with prep in the store's dialect. A
+// server that does not understand the dialect's form moves the whole store
+// to the next one.
+func (s *Store) prepareIn(ctx context.Context, prep func(context.Context, string) (*sql.Stmt, error), build func(dialect) string) (*sql.Stmt, error) {
 	for {
 		d := dialect(s.dialect.Load())
-		st, err := s.db.PrepareContext(ctx, l.build(d))
+		st, err := prep(ctx, build(d))
 		if err != nil {
 			code := serverError(err)
 			if d < dialectPlain && (code == erParse || code == erUnknownVariable || code == erUnknown) {
@@ -38,10 +61,6 @@ func (s *Store) prepare(ctx context.Context, l *lazyStmt) (*sql.Stmt, error) {
 				continue
 			}
 			return nil, err
-		}
-		if !l.stmt.CompareAndSwap(nil, st) {
-			st.Close()
-			return l.stmt.Load(), nil
 		}
 		return st, nil
 	}

@@ -9,18 +9,17 @@ import (
 // queries holds every statement the store runs on its table, in one place, so
 // that a new column (such as a per-user index) touches one file.
 type queries struct {
-	table              string // quoted
-	all                string
-	deleteExpiredBatch string
-	createTable        string
-	columns            string
-	indexes            string
-	leaseTableExists   string
-	ready              string
+	table            string // quoted
+	all              string
+	createTable      string
+	columns          string
+	indexes          string
+	leaseTableExists string
+	ready            string
 
 	// The sessions of a user (see users.go).
-	usersAlter                                      string
-	userSessions, userTokens, revokeOne, revokeUser string
+	usersAlter               string
+	userSessions, userTokens string
 }
 
 // dialect is the form in which the server takes the store's writes with a
@@ -67,7 +66,6 @@ func newQueries(t tableName) queries {
 		ready: "SELECT 1 FROM " + q + " ORDER BY token LIMIT 1",
 		// Oldest first along the expiry index, a bounded number of rows per
 		// statement, so that no statement holds row locks for long.
-		deleteExpiredBatch: "DELETE FROM " + q + " WHERE expiry <= UTC_TIMESTAMP(6) ORDER BY expiry LIMIT ?",
 		createTable: "CREATE TABLE IF NOT EXISTS " + q + " (\n" +
 			"  token      CHAR(43) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,\n" +
 			"  data       MEDIUMBLOB  NOT NULL,\n" +
@@ -88,10 +86,8 @@ func newQueries(t tableName) queries {
 			"  ADD COLUMN user_agent " + userAgentType + ",\n" +
 			"  ADD INDEX " + quoteIdent(t.userIndexName()) + " (user_id)",
 		userSessions: "SELECT token, " + timeText("created") + ", " + timeText("last_seen") + ", ip, user_agent FROM " + q +
-			" WHERE user_id = ? AND expiry > UTC_TIMESTAMP(6) ORDER BY last_seen DESC",
-		userTokens: "SELECT token FROM " + q + " WHERE user_id = ? AND expiry > UTC_TIMESTAMP(6)",
-		revokeOne:  "DELETE FROM " + q + " WHERE " + exactToken + " AND user_id = ?",
-		revokeUser: "DELETE FROM " + q + " WHERE user_id = ? AND CAST(token AS BINARY) <> CAST(? AS BINARY)",
+			" WHERE " + exactUser + " AND expiry > UTC_TIMESTAMP(6) ORDER BY last_seen DESC",
+		userTokens: "SELECT token FROM " + q + " WHERE " + exactUser + " AND expiry > UTC_TIMESTAMP(6)",
 		columns: "SELECT LOWER(COLUMN_NAME), LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, COLLATION_NAME " +
 			"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = ?",
 		leaseTableExists: "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = '" + leaseTableName + "'",
@@ -101,6 +97,10 @@ func newQueries(t tableName) queries {
 }
 
 const exactToken = "token = ? AND CAST(token AS BINARY) = CAST(? AS BINARY)"
+
+// exactUser finds a user's rows by the index and keeps only an exact match:
+// a _bin collation still ignores trailing spaces.
+const exactUser = "user_id = ? AND CAST(user_id AS BINARY) = CAST(? AS BINARY)"
 
 // expiryText reads expiry back as the UTC wall-clock literal the store wrote
 // (see formatExpiry), whatever the driver's parseTime and loc.
@@ -159,6 +159,17 @@ func (q queries) delete(d dialect) string {
 	return bounded(d, writeLockBound, "DELETE", " FROM "+q.table+" WHERE "+exactToken)
 }
 
+// cleanupBound is how long one cleanup statement may run on MariaDB, lock
+// waits included: well within a third of the lease's term, so that the
+// lease, renewed between statements, cannot expire while one runs.
+const cleanupBound = 8 * time.Second
+
+// deleteExpired deletes at most ? expired sessions, oldest first along the
+// expiry index, so that no statement holds row locks for long.
+func (q queries) deleteExpired(d dialect) string {
+	return bounded(d, cleanupBound, "DELETE", " FROM "+q.table+" WHERE expiry <= UTC_TIMESTAMP(6) ORDER BY expiry LIMIT ?")
+}
+
 // touch moves the expiry of one session, and nothing else (but last_seen),
 // only forward and only while it has not expired: an expiry-only write can
 // neither undo another replica's write nor bring back a deleted or expired
@@ -173,19 +184,29 @@ func (q queries) touch(d dialect, users bool) string {
 
 // seen records that a session bound to a user was just used, and by what.
 func (q queries) seen(d dialect) string {
-	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET last_seen = UTC_TIMESTAMP(6), ip = COALESCE(?, ip), user_agent = COALESCE(?, user_agent) WHERE "+exactToken)
+	// expiry = expiry: an expiry column with ON UPDATE CURRENT_TIMESTAMP
+	// (scs's TIMESTAMP one on older servers) would otherwise be set to now.
+	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET expiry = expiry, last_seen = UTC_TIMESTAMP(6), ip = COALESCE(?, ip), user_agent = COALESCE(?, user_agent) WHERE "+exactToken)
 }
 
 // findMany reads rows sessions in one statement. It does not compare tokens
 // exactly: the caller keeps only byte-for-byte equal ones.
-func (q queries) findMany(rows int, d dialect, causal, users bool) string {
-	return causalRead(d, causal, "SELECT token, data, "+expiryText+", "+staleColumn(users)+" FROM "+q.table+" WHERE token IN ("+
+func (q queries) findMany(rows int, d dialect, causal, users, expiry bool) string {
+	return causalRead(d, causal, "SELECT token, data, "+expiryColumn(expiry)+", "+staleColumn(users)+" FROM "+q.table+" WHERE token IN ("+
 		strings.TrimSuffix(strings.Repeat("?,", rows), ",")+") AND expiry > UTC_TIMESTAMP(6)")
 }
 
 // findOne reads one session.
-func (q queries) findOne(d dialect, causal, users bool) string {
-	return causalRead(d, causal, "SELECT data, "+expiryText+", "+staleColumn(users)+" FROM "+q.table+" WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
+func (q queries) findOne(d dialect, causal, users, expiry bool) string {
+	return causalRead(d, causal, "SELECT data, "+expiryColumn(expiry)+", "+staleColumn(users)+" FROM "+q.table+" WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
+}
+
+// expiryColumn reads expiry back only where touch coalescing needs it.
+func expiryColumn(needed bool) string {
+	if needed {
+		return expiryText
+	}
+	return "''"
 }
 
 func staleColumn(users bool) string {

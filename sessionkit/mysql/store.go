@@ -180,7 +180,9 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	s.q = newQueries(table)
 	s.lq = newLeaseQueries(table)
 	s.cleanup.holder = newHolder()
-	s.find.build = func(d dialect) string { return s.q.findOne(d, s.causalReads(), s.users.has.Load()) }
+	s.find.build = func(d dialect) string {
+		return s.q.findOne(d, s.causalReads(), s.users.has.Load(), cfg.TouchInterval > 0)
+	}
 	s.seenStmt.build = s.q.seen
 	s.all = fixedStmt(s.q.all)
 	s.del.build = s.q.delete
@@ -189,12 +191,19 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	if inflight == 0 { // unbatched: a statement for every call, at once
 		inflight, rows = math.MaxInt, 1
 	}
-	s.reads = newBatcher(inflight, rows, func(n int, d dialect) string { return s.q.findMany(n, d, s.causalReads(), s.users.has.Load()) }, s.runReads,
+	s.reads = newBatcher(inflight, rows, func(n int, d dialect) string {
+		return s.q.findMany(n, d, s.causalReads(), s.users.has.Load(), cfg.TouchInterval > 0)
+	}, s.runReads,
 		func(err error) error { return s.wrap("find", err) })
 	s.reads.inline = true
 	s.writes = newBatcher(inflight, rows, func(n int, d dialect) string { return s.q.upsert(n, d, s.users.has.Load()) }, s.runWrites,
 		func(err error) error { return s.wrap("commit", err) })
 	s.writes.inline, s.writes.fence, s.writes.doubtWindow = true, true, s.doubtWindow
+	// Where a write statement carries no bound of its own (MySQL), a batch
+	// with a locked row would hold up its other sessions until the lock
+	// wait times out: writes are not batched there.
+	s.writes.single = func() bool { return dialect(s.dialect.Load()) != dialectMariaDB }
+	s.reads.closing, s.writes.closing = s.closing, s.closing
 	if cfg.CleanupInterval > 0 {
 		s.startCleanup(cfg.CleanupInterval)
 	}
@@ -275,13 +284,12 @@ func (s *Store) Commit(token string, b []byte, expiry time.Time) error {
 
 // CommitCtx stores the data and expiry of the session, replacing what was
 // there. Data longer than the data column holds is refused with an error
-// matching ErrTooLarge before anything is written.
+// matching ErrTooLarge before anything is written (checked once the write
+// holds its place among the session's writes, so that a Delete called after
+// it cannot run first).
 func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
-	if err := s.checkSize(ctx, len(b)); err != nil {
-		return err
-	}
 	if b == nil {
 		b = []byte{} // the column is NOT NULL
 	}
@@ -297,7 +305,9 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		s.touchesWritten.Add(1)
 	default:
 		o := &op{kind: opCommit, ctx: ctx, token: token, data: b, expiry: formatExpiry(expiry)}
-		if s.users.has.Load() {
+		if has, err := s.hasUsers(ctx); err != nil {
+			return err
+		} else if has {
 			o.user, o.ip, o.agent = userArgs(ctx, b)
 		}
 		if err := s.writes.do(o); err != nil {

@@ -90,6 +90,7 @@ func (s *Store) remember(ctx context.Context, token string, data []byte, expiry 
 	if s.cfg.TouchInterval <= 0 {
 		return
 	}
+	data = bytes.Clone(data) // the caller may reuse its buffer
 	if m, ok := ctx.Value(memoKey{}).(*memo); ok {
 		m.mu.Lock()
 		m.seen[token] = seen{data: data, expiry: expiry}

@@ -21,7 +21,8 @@ import (
 // a user can see and end their sessions. A session is bound to a user by the
 // value UserKey in its data (sessionkit's Kit.Login puts it there); sessions
 // without it (anonymous ones, and rows written by scs's mysqlstore or an
-// earlier version) record nothing and cost nothing extra.
+// earlier version) record no user, address or user agent, only when they
+// were created and last written, and cost nothing extra.
 
 // UserKey is the session value, a string, that binds a session to a user.
 const UserKey = "sessionkit.user"
@@ -113,7 +114,10 @@ func userOf(data []byte) string {
 		return ""
 	}
 	user, _ := values[UserKey].(string)
-	return cut(user, maxUserID)
+	if len(user) > maxUserID {
+		return "" // would not be exact: bound to no user (see MaxUserIDLength)
+	}
+	return user
 }
 
 // cut shortens s to at most n bytes, between two UTF-8 characters.
@@ -146,6 +150,23 @@ func (s *Store) hasUsers(ctx context.Context) (bool, error) {
 	return s.users.has.Load(), nil
 }
 
+// HasUsers reports whether the session table has the user columns, which
+// Sessions, Revoke and RevokeUser need. The answer is read once, on first
+// use (a table altered later is seen after a restart).
+func (s *Store) HasUsers(ctx context.Context) (bool, error) {
+	ctx, cancel := s.queryContext(ctx)
+	defer cancel()
+	ok, err := s.hasUsers(ctx)
+	if err != nil {
+		return false, s.wrap("reading the table's columns", err)
+	}
+	return ok, nil
+}
+
+// UsersMissing returns the error the user calls give on a table without
+// the user columns (a *UsersMissingError, matching ErrNoUsers).
+func (s *Store) UsersMissing() error { return s.noUsers() }
+
 func (s *Store) noUsers() error {
 	return &UsersMissingError{Table: s.table.quoted, AlterStatement: s.UsersAlterStatement()}
 }
@@ -164,12 +185,15 @@ func (s *Store) UsersAlterStatement() string {
 func (s *Store) Sessions(ctx context.Context, userID string) ([]Session, error) {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
+	if err := checkUserID(userID); err != nil {
+		return nil, err
+	}
 	if ok, err := s.hasUsers(ctx); err != nil {
 		return nil, s.wrap("listing sessions", err)
 	} else if !ok {
 		return nil, s.noUsers()
 	}
-	rows, err := s.db.QueryContext(ctx, s.q.userSessions, cut(userID, maxUserID))
+	rows, err := s.db.QueryContext(ctx, s.q.userSessions, userID, userID)
 	if err != nil {
 		return nil, s.wrap("listing sessions", err)
 	}
@@ -209,72 +233,96 @@ func parseExpiry(s *string) time.Time {
 	return t
 }
 
-// Revoke ends the session with this ID if it is bound to userID; otherwise
-// it changes nothing and returns ErrNoSession.
-func (s *Store) Revoke(ctx context.Context, userID, id string) error {
-	ctx, cancel := s.queryContext(ctx)
-	defer cancel()
+// userTokens returns the stored tokens of userID's unexpired sessions.
+func (s *Store) userTokens(ctx context.Context, userID string) ([]string, error) {
+	if err := checkUserID(userID); err != nil {
+		return nil, err
+	}
 	if ok, err := s.hasUsers(ctx); err != nil {
-		return s.wrap("revoking a session", err)
+		return nil, err
 	} else if !ok {
-		return s.noUsers()
+		return nil, s.noUsers()
 	}
-	userID = cut(userID, maxUserID)
-	rows, err := s.db.QueryContext(ctx, s.q.userTokens, userID)
+	rows, err := s.db.QueryContext(ctx, s.q.userTokens, userID, userID)
 	if err != nil {
-		return s.wrap("revoking a session", err)
+		return nil, err
 	}
-	var token string
-	found := false
+	defer rows.Close()
+	var tokens []string
 	for rows.Next() {
 		var t string
 		if err := rows.Scan(&t); err != nil {
-			rows.Close()
-			return s.wrap("revoking a session", err)
+			return nil, err
 		}
-		if !found && SessionID(t) == id {
-			token, found = t, true
-		}
+		tokens = append(tokens, t)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return s.wrap("revoking a session", err)
-	}
-	if !found {
-		return ErrNoSession
-	}
-	res, err := s.db.ExecContext(ctx, s.q.revokeOne, token, token, userID)
+	return tokens, rows.Err()
+}
+
+// Revoke ends the session with this ID if it is bound to userID; otherwise
+// it changes nothing and returns ErrNoSession. Like Delete, it runs after
+// every earlier write of that session made through this store.
+func (s *Store) Revoke(ctx context.Context, userID, id string) error {
+	ctx, cancel := s.queryContext(ctx)
+	defer cancel()
+	tokens, err := s.userTokens(ctx, userID)
 	if err != nil {
-		return s.wrap("revoking a session", err)
+		return s.wrapUsers("revoking a session", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNoSession // ended meanwhile
+	for _, t := range tokens {
+		if SessionID(t) == id {
+			return s.DeleteCtx(ctx, t)
+		}
 	}
-	s.forget(ctx, token)
-	return nil
+	return ErrNoSession
 }
 
 // RevokeUser ends every session bound to userID but the one stored under
 // keepStoredToken (the token, or its hash with HashTokenInStore; empty
 // keeps none), and returns how many it ended: "log out everywhere else",
-// or everywhere after a password change.
+// or everywhere after a password change. Each is deleted as Delete does,
+// after the earlier writes of that session made through this store.
 func (s *Store) RevokeUser(ctx context.Context, userID, keepStoredToken string) (int, error) {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
-	if ok, err := s.hasUsers(ctx); err != nil {
-		return 0, s.wrap("revoking sessions", err)
-	} else if !ok {
-		return 0, s.noUsers()
-	}
-	res, err := s.db.ExecContext(ctx, s.q.revokeUser, cut(userID, maxUserID), keepStoredToken)
+	tokens, err := s.userTokens(ctx, userID)
 	if err != nil {
-		return 0, s.wrap("revoking sessions", err)
+		return 0, s.wrapUsers("revoking sessions", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, s.wrap("revoking sessions", err)
+	n := 0
+	for _, t := range tokens {
+		if t == keepStoredToken {
+			continue
+		}
+		if err := s.DeleteCtx(ctx, t); err != nil {
+			return n, err
+		}
+		n++
 	}
-	return int(n), nil
+	return n, nil
+}
+
+// wrapUsers wraps err unless it already says what is wrong.
+func (s *Store) wrapUsers(what string, err error) error {
+	if errors.Is(err, ErrNoUsers) || errors.Is(err, ErrUserID) {
+		return err
+	}
+	return s.wrap(what, err)
+}
+
+// ErrUserID matches the error for a user ID the store cannot record: empty,
+// or longer than MaxUserIDLength bytes.
+var ErrUserID = errors.New("sessionkit/mysql: invalid user ID")
+
+// MaxUserIDLength is the longest user ID, in bytes, that the user_id column
+// holds. A session whose UserKey value is longer is bound to no user.
+const MaxUserIDLength = maxUserID
+
+func checkUserID(userID string) error {
+	if userID == "" || len(userID) > maxUserID {
+		return fmt.Errorf("%w: %d bytes, want 1 to %d", ErrUserID, len(userID), maxUserID)
+	}
+	return nil
 }
 
 // seenStale updates last_seen (and the request's IP and user agent) of a
@@ -282,10 +330,10 @@ func (s *Store) RevokeUser(ctx context.Context, userID, keepStoredToken string) 
 // read does not otherwise write. Errors are logged, not returned: the read
 // has succeeded.
 func (s *Store) seenStale(ctx context.Context, token string) {
-	info := requestOf(ctx)
+	ip, agent := requestArgs(ctx)
 	stmt, err := s.prepare(ctx, &s.seenStmt)
 	if err == nil {
-		_, err = stmt.ExecContext(ctx, nullable(cut(info.IP, maxIP)), nullable(cut(info.UserAgent, maxUserAgent)), token, token)
+		_, err = stmt.ExecContext(ctx, ip, agent, token, token)
 	}
 	if err != nil && ctx.Err() == nil {
 		s.log().Debug("sessionkit/mysql: updating last_seen", "table", s.table.quoted, "err", err)
@@ -307,6 +355,15 @@ func userArgs(ctx context.Context, data []byte) (user, ip, agent any) {
 	if u == "" {
 		return nil, nil, nil
 	}
+	ip, agent = requestArgs(ctx)
+	return u, ip, agent
+}
+
+// requestArgs are the request's IP address and user agent as the columns
+// take them: cut to size, a user agent that is not UTF-8 (an HTTP header
+// may carry any byte) repaired, empty ones NULL.
+func requestArgs(ctx context.Context) (ip, agent any) {
 	info := requestOf(ctx)
-	return u, nullable(cut(info.IP, maxIP)), nullable(cut(strings.TrimSpace(info.UserAgent), maxUserAgent))
+	ua := strings.TrimSpace(strings.ToValidUTF8(info.UserAgent, "\uFFFD"))
+	return nullable(cut(strings.TrimSpace(info.IP), maxIP)), nullable(cut(ua, maxUserAgent))
 }

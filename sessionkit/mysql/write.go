@@ -33,6 +33,12 @@ func (s *Store) runWrites(batch []*op) {
 			o.err = s.wrap("commit", err)
 			continue
 		}
+		if o.kind == opCommit {
+			if err := s.checkSize(o.ctx, len(o.data)); err != nil {
+				o.err = err
+				continue
+			}
+		}
 		live = append(live, o)
 	}
 	switch {
@@ -55,31 +61,35 @@ type row struct {
 func (r row) last() *op { return r.ops[len(r.ops)-1] }
 
 // rowsOf groups commits by token, in token order, so that two batches lock
-// rows in the same order.
+// rows in the same order. The rows are slices of one sorted copy of the
+// batch, in call order within a token.
 func rowsOf(batch []*op) []row {
 	if len(batch) == 1 {
 		return []row{{ops: batch}}
 	}
-	index := make(map[string]int, len(batch))
-	var rows []row
-	for _, o := range batch {
-		i, seen := index[o.token]
-		if !seen {
-			i = len(rows)
-			index[o.token] = i
-			rows = append(rows, row{})
+	sorted := slices.Clone(batch)
+	slices.SortStableFunc(sorted, func(a, b *op) int { return strings.Compare(a.token, b.token) })
+	rows := make([]row, 0, len(sorted))
+	start := 0
+	for i := 1; i <= len(sorted); i++ {
+		if i == len(sorted) || sorted[i].token != sorted[start].token {
+			rows = append(rows, row{ops: sorted[start:i:i]})
+			start = i
 		}
-		rows[i].ops = append(rows[i].ops, o)
 	}
-	slices.SortFunc(rows, func(a, b row) int { return strings.Compare(a.last().token, b.last().token) })
 	return rows
 }
 
+// opsOf returns the calls of rows.
 func opsOf(rows []row) []*op {
 	if len(rows) == 1 {
 		return rows[0].ops
 	}
-	var ops []*op
+	n := 0
+	for _, r := range rows {
+		n += len(r.ops)
+	}
+	ops := make([]*op, 0, n)
 	for _, r := range rows {
 		ops = append(ops, r.ops...)
 	}
