@@ -84,7 +84,10 @@
 // later wins, as it would one after the other. Statements come in sizes of
 // powers of two, padded with the batch's smallest session, and one that
 // padding would take over 1 MiB is sent as two. MaxInflight 0 gives every
-// call a statement of its own.
+// call a statement of its own. Writes are batched only on MariaDB, where a
+// write statement carries a bound of its own (below); on MySQL a batch with
+// a locked row would hold its other sessions up to innodb_lock_wait_timeout,
+// so there every write has a statement of its own.
 //
 // One slow session never holds up the others:
 //
