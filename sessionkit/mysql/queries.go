@@ -144,12 +144,14 @@ func (q queries) upsert(rows int, d dialect, users bool) string {
 			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",")+
 			" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)")
 	}
-	// created is written once; ip and user_agent are kept where a request
-	// gave none, and cleared with the user.
+	// created is written once; last_seen only for a session bound to a user
+	// (an anonymous session's row is not rewritten for it); ip and
+	// user_agent are kept where a request gave none, and cleared with the
+	// user.
 	return bounded(d, bound, "INSERT", " INTO "+q.table+" (token, data, expiry, user_id, created, last_seen, ip, user_agent) VALUES "+
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), ?, ?),", rows), ",")+
 		" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry), user_id = VALUES(user_id), "+
-		"created = COALESCE(created, VALUES(created)), last_seen = VALUES(last_seen), "+
+		"created = COALESCE(created, VALUES(created)), last_seen = IF(VALUES(user_id) IS NULL, last_seen, VALUES(last_seen)), "+
 		"ip = IF(VALUES(user_id) IS NULL, NULL, COALESCE(VALUES(ip), ip)), "+
 		"user_agent = IF(VALUES(user_id) IS NULL, NULL, COALESCE(VALUES(user_agent), user_agent))")
 }
