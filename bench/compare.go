@@ -71,6 +71,11 @@ type Comparison struct {
 	// ServerCPU says whether the measurements include the server's CPU
 	// time (see CPUMeter).
 	ServerCPU bool
+	// Baseline is the store the ratios are taken to; SCS when empty.
+	Baseline string
+	// Order lists stores in the order the table shows them; stores not in
+	// it follow, StoreNames first.
+	Order []string
 
 	runs  map[Case]map[string][]Measurement
 	cases []Case
@@ -134,18 +139,20 @@ func roundRatios(runs, base []Measurement) []float64 {
 }
 
 // WriteTable writes the comparison as a Markdown table: per case and store,
-// the median throughput; its ratio to the SCS baseline, both as the ratio of
+// the median throughput; its ratio to the baseline (SCS unless Baseline
+// says otherwise), both as the ratio of
 // the medians and as the median (and range) of the round-by-round ratios,
 // which pair runs made back to back and so cancel slow drifts in outside
 // load; the median CPU time per operation of client and server and how much
 // less of it the store needs than scs; and the median time, allocations and
 // bytes per operation.
 func (cmp *Comparison) WriteTable(w io.Writer) error {
+	baseline := cmp.baseline()
 	var b strings.Builder
-	b.WriteString("| op | goroutines | store | runs | ops/s (median) | ratio of medians | per-round ratio: median (min–max) | CPU µs/op client + server | CPU ratio scs/store | ns/op | allocs/op | B/op |\n")
+	fmt.Fprintf(&b, "| op | goroutines | store | runs | ops/s (median) | ratio of medians | per-round ratio: median (min–max) | CPU µs/op client + server | CPU ratio %s/store | ns/op | allocs/op | B/op |\n", baseline)
 	b.WriteString("|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
 	for _, c := range cmp.cases {
-		base := cmp.runs[c][SCS]
+		base := cmp.runs[c][baseline]
 		baseOps := medianOf(base, opsPerSec)
 		baseCPU := medianOf(base, Measurement.CPUPerOp)
 		for _, store := range cmp.stores(c) {
@@ -155,7 +162,7 @@ func (cmp *Comparison) WriteTable(w io.Writer) error {
 			if baseOps > 0 {
 				ratio = fmt.Sprintf("%.2fx", ops/baseOps)
 			}
-			if store != SCS {
+			if store != baseline {
 				perRound = formatRatios(roundRatios(runs, base))
 			}
 			cpu := fmt.Sprintf("%.0f", medianOf(runs, Measurement.ClientCPUPerOp))
@@ -176,12 +183,19 @@ func (cmp *Comparison) WriteTable(w io.Writer) error {
 	return err
 }
 
-// stores returns the stores measured in case c, known ones in StoreNames
-// order first.
+func (cmp *Comparison) baseline() string {
+	if cmp.Baseline != "" {
+		return cmp.Baseline
+	}
+	return SCS
+}
+
+// stores returns the stores measured in case c, in the order of Order, then
+// of StoreNames, then any others.
 func (cmp *Comparison) stores(c Case) []string {
 	var names []string
-	for _, n := range StoreNames {
-		if _, ok := cmp.runs[c][n]; ok {
+	for _, n := range append(slices.Clone(cmp.Order), StoreNames...) {
+		if _, ok := cmp.runs[c][n]; ok && !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}

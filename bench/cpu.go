@@ -67,6 +67,24 @@ func (m CPUMeter) Read() CPUTime {
 	return t
 }
 
+// ProcessCPU returns the CPU time (user and system) used so far by the
+// process pid, or 0 when /proc does not show it.
+func ProcessCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	return readProcCPU(fmt.Sprintf("/proc/%d/stat", pid))
+}
+
+// SelfCPU returns the CPU time used so far by this process.
+func SelfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // readProcCPU returns utime + stime of /proc/<pid>/stat, summed over the
 // process's threads.
 func readProcCPU(path string) time.Duration {

@@ -55,7 +55,26 @@
 // load that cmd/httpbench and TestMultiPrimaryHTTP put on it: clients with a
 // session each, sending the read path (GET /get) or the write path (GET /)
 // back to back, in turn to one or more application servers, counting the
-// answers that miss their session's last write.
+// answers that miss their session's last write. cmd/httpbench runs
+// sessionkit's store, scs's mysqlstore, scs's redisstore (Redis at
+// 127.0.0.1:6379, left out with a message when there is none) and scs's
+// memstore, each without and with an idle timeout, and reports what each
+// request cost the database and Redis (server counters, CPU time per
+// request).
+//
+// # At scale, and the sessions of a user
+//
+// TestScale loads a table of millions of sessions on a private server whose
+// buffer pool it sets, and measures Find, Commit and new sessions against a
+// table of 10,000, listing a user's sessions, the cleanup of a million
+// expired rows while 16 goroutines commit (Writers), and the table's size on
+// disk. TestUserSessions measures listing a user's sessions with a million
+// others in the table, and what the user columns cost Find and Commit. Both
+// run only when asked:
+//
+//	SESSIONKIT_BENCH_SCALE_ROWS=10000000 SESSIONKIT_BENCH_SCALE_BUFFER_POOL=2G SESSIONKIT_BENCH_SCALE_LOAD_POOL=12G \
+//	  go test -count=1 -run TestScale -v -benchtime 1s -timeout 3h
+//	SESSIONKIT_BENCH_USERS_ROUNDS=15 go test -count=1 -run TestUserSessions -v -benchtime 400ms -timeout 60m
 //
 // TestMultiPrimaryHTTP measures both paths with sessionkit's store on a
 // 3-node Galera cluster (mysqltest.Cluster), with the store's causal reads
