@@ -41,7 +41,10 @@ func (c *capacity) set(n int64) {
 }
 
 // checkSize returns an error matching ErrTooLarge when n bytes do not fit in
-// the data column.
+// the data column. n is the size of the stored form: the session's data and
+// the store's overhead (a header, and with encryption the key ID, nonce and
+// tag; see overhead), so that data which fits only without them is refused
+// before anything is written.
 func (s *Store) checkSize(ctx context.Context, n int) error {
 	c, ok := s.capacity.fresh()
 	if !ok {
@@ -70,6 +73,10 @@ func (s *Store) refusedAsTooLarge(ctx context.Context, n int, serverErr error) e
 }
 
 func (s *Store) tooLarge(n int, c int64) error {
+	if o := s.overhead(); o > 0 {
+		return fmt.Errorf("%w: %d bytes (%d of session data and %d of header and encryption), but %s.data holds at most %d bytes",
+			ErrTooLarge, n, n-o, o, s.table.quoted, c)
+	}
 	return fmt.Errorf("%w: %d bytes, but %s.data holds at most %d bytes", ErrTooLarge, n, s.table.quoted, c)
 }
 

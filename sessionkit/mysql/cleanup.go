@@ -28,6 +28,12 @@ type Stats struct {
 	// moved, by less than TouchInterval; TouchesWritten those written as an
 	// expiry-only UPDATE.
 	TouchesSkipped, TouchesWritten int64
+	// UnreadableSessions counts stored sessions that Find and All could not
+	// read, and treated as missing: encrypted with a key no longer
+	// configured, altered, or copied under another token (see
+	// Config.EncryptionKeys). TokensUpgraded counts sessions moved from a
+	// plain token to its hash on first use (Config.UpgradePlainTokens).
+	UnreadableSessions, TokensUpgraded int64
 
 	// Passes is the number of cleanup passes that ran to the end or to an
 	// error.
@@ -126,6 +132,7 @@ func (s *Store) Stats() Stats {
 	st.CommitCalls, st.CommitStatements = s.writes.counts()
 	st.SplitBatches = s.splits.Load()
 	st.TouchesSkipped, st.TouchesWritten = s.touchesSkipped.Load(), s.touchesWritten.Load()
+	st.UnreadableSessions, st.TokensUpgraded = s.unreadableRows.Load(), s.tokensUpgraded.Load()
 	return st
 }
 

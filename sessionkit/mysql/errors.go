@@ -45,6 +45,7 @@ const (
 	erLockDeadlock     = 1213 // ER_LOCK_DEADLOCK: rolled back to break a deadlock, or a Galera certification conflict
 	erGroupConflict    = 3101 // ER_TRANSACTION_ROLLBACK_DURING_COMMIT: a Group Replication certification conflict
 	erNoSuchTable      = 1146 // ER_NO_SUCH_TABLE
+	erDupEntry         = 1062 // ER_DUP_ENTRY: a row with that primary key exists
 	erStatementTimeout = 1969 // ER_STATEMENT_TIMEOUT (MariaDB): max_statement_time exceeded
 	erParse            = 1064 // ER_PARSE_ERROR: the server does not know a statement form
 	erUnknown          = 1105 // ER_UNKNOWN_ERROR: how Vitess reports a statement form it does not know

@@ -191,6 +191,25 @@ func (q queries) seen(d dialect) string {
 	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET expiry = expiry, last_seen = UTC_TIMESTAMP(6), ip = COALESCE(?, ip), user_agent = COALESCE(?, user_agent) WHERE "+exactToken)
 }
 
+// plainFind reads a session under a plain token, with its expiry, for
+// UpgradePlainTokens.
+func (q queries) plainFind(d dialect, causal bool) string {
+	return causalRead(d, causal, "SELECT data, "+expiryText+" FROM "+q.table+" WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
+}
+
+// moveToken moves an unexpired session from one token to another, with
+// new data, only if its data is still what was read: a session changed or
+// moved meanwhile is left alone. (expiry = expiry: see seen.)
+func (q queries) moveToken(d dialect) string {
+	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET token = ?, data = ?, expiry = expiry WHERE "+exactToken+" AND data = ? AND expiry > UTC_TIMESTAMP(6)")
+}
+
+// plainPage lists unexpired sessions after a token, in primary-key order,
+// for UpgradeTokens.
+func (q queries) plainPage() string {
+	return "SELECT token, data FROM " + q.table + " WHERE token > ? AND expiry > UTC_TIMESTAMP(6) ORDER BY token LIMIT ?"
+}
+
 // findMany reads rows sessions in one statement. It does not compare tokens
 // exactly: the caller keeps only byte-for-byte equal ones.
 func (q queries) findMany(rows int, d dialect, causal, users, expiry bool) string {

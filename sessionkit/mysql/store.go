@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -69,6 +70,36 @@ type Config struct {
 	// sets it when the DSN sets wsrep_sync_wait.
 	PoolSetsSyncWait bool
 
+	// EncryptionKeys, when not empty, encrypts session data at rest with
+	// AES-256-GCM: the first key encrypts every write, and every key
+	// decrypts, so that a key is rotated by putting a new one first and
+	// dropping the old one once the sessions it encrypted have expired. Each
+	// key is EncryptionKeyLen random bytes (see CheckEncryptionKeys). A
+	// sealed row is bound to its stored token. Rows stored without
+	// encryption stay readable and are encrypted on their next write; a row
+	// that does not decrypt (its key was dropped, or it was altered or
+	// copied under another token) is logged, counted in Stats and treated
+	// as no session. Encryption adds EncryptionOverhead bytes to every
+	// session, which the size check counts. See the package docs.
+	EncryptionKeys [][]byte
+
+	// HashedTokens says that the tokens the store is given are hashes of
+	// the session tokens (scs's HashTokenInStore; sessionkit sets it from
+	// SESSION_HASH_TOKEN). Rows written with a header (with encryption or
+	// UpgradePlainTokens on) are then marked as stored under a hash.
+	HashedTokens bool
+
+	// UpgradePlainTokens, with HashedTokens, keeps the sessions of a table
+	// whose rows were stored under plain tokens (by scs's mysqlstore, or
+	// with hashing off): a Find that misses a hashed token, in a context
+	// that carries the session's plain token (WithPlainToken, which
+	// sessionkit's middleware adds), moves the row from the plain token to
+	// its hash and returns it. Every row the store writes while it is on is
+	// marked as stored under a hash, so that a stored hash presented as a
+	// cookie is never moved. While it is on, a Find of an unknown token
+	// costs two lookups instead of one. See UpgradeTokens for the caveat.
+	UpgradePlainTokens bool
+
 	// Logger receives cleanup errors and schema warnings (slog.Default() if
 	// nil).
 	Logger *slog.Logger
@@ -109,6 +140,10 @@ type Store struct {
 	splits        atomic.Int64 // write batches split to isolate a failing row
 
 	touchesSkipped, touchesWritten atomic.Int64
+
+	keys                           *keyring // nil without encryption
+	unreadableRows, tokensUpgraded atomic.Int64
+	plainFind, moveToken           lazyStmt // for UpgradePlainTokens
 
 	capacity capacity // of the data column
 
@@ -172,10 +207,26 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	if cfg.CleanupBatchSize < 1 {
 		problems = append(problems, fmt.Errorf("CleanupBatchSize %d: must be at least 1 (DefaultConfig has %d)", cfg.CleanupBatchSize, DefaultCleanupBatchSize))
 	}
+	if err := CheckEncryptionKeys(cfg.EncryptionKeys); err != nil {
+		problems = append(problems, fmt.Errorf("EncryptionKeys: %w", err))
+	}
+	if cfg.UpgradePlainTokens && !cfg.HashedTokens {
+		problems = append(problems, errors.New("UpgradePlainTokens needs HashedTokens: plain tokens are upgraded to their hashes"))
+	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("sessionkit/mysql: NewWithConfig: %w", errors.Join(problems...))
 	}
-	s := &Store{db: db, table: table, cfg: cfg, logger: cfg.Logger}
+	// The store keeps copies of the keys, not the caller's slices.
+	keys := make([][]byte, len(cfg.EncryptionKeys))
+	for i, k := range cfg.EncryptionKeys {
+		keys[i] = bytes.Clone(k)
+	}
+	cfg.EncryptionKeys = keys
+	ring, err := newKeyring(keys)
+	if err != nil {
+		return nil, fmt.Errorf("sessionkit/mysql: NewWithConfig: EncryptionKeys: %w", err)
+	}
+	s := &Store{db: db, table: table, cfg: cfg, logger: cfg.Logger, keys: ring}
 	s.closing, s.close = context.WithCancel(context.Background())
 	s.q = newQueries(table)
 	s.lq = newLeaseQueries(table)
@@ -187,6 +238,8 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	s.all = fixedStmt(s.q.all)
 	s.del.build = s.q.delete
 	s.touchStmt.build = func(d dialect) string { return s.q.touch(d, s.users.has.Load()) }
+	s.plainFind.build = func(d dialect) string { return s.q.plainFind(d, s.causalReads()) }
+	s.moveToken.build = s.q.moveToken
 	inflight, rows := cfg.MaxInflight, batchMaxRows
 	if inflight == 0 { // unbatched: a statement for every call, at once
 		inflight, rows = math.MaxInt, 1
@@ -221,7 +274,7 @@ func (s *Store) Close() error {
 		s.close()
 		s.reads.close()
 		s.writes.close()
-		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del, &s.touchStmt, &s.seenStmt} {
+		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del, &s.touchStmt, &s.seenStmt, &s.plainFind, &s.moveToken} {
 			l.close()
 		}
 	})
@@ -257,8 +310,9 @@ func (s *Store) Find(token string) ([]byte, bool, error) {
 }
 
 // FindCtx returns the data of the session with exactly this token. found is
-// false, with a nil error, when there is no such session or it has expired;
-// err is for system errors only.
+// false, with a nil error, when there is no such session or it has expired,
+// and when its stored data cannot be read (see Config.EncryptionKeys); err
+// is for system errors only.
 func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool, err error) {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
@@ -266,15 +320,26 @@ func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool
 	if err := s.reads.do(o); err != nil {
 		return nil, false, err
 	}
-	if o.found && s.cfg.TouchInterval > 0 {
+	if !o.found {
+		if plain, ok := s.plainTokenFor(ctx, token); ok {
+			return s.upgradeOnFind(ctx, plain, token)
+		}
+		return nil, false, nil
+	}
+	data, err := s.open(token, o.data)
+	if err != nil {
+		s.unreadable(token, err)
+		return nil, false, nil
+	}
+	if s.cfg.TouchInterval > 0 {
 		if expiry, err := time.Parse(expiryLayout, o.expiry); err == nil {
-			s.remember(ctx, token, o.data, expiry)
+			s.remember(ctx, token, data, expiry)
 		}
 	}
 	if o.stale {
 		s.seenStale(ctx, token)
 	}
-	return o.data, o.found, nil
+	return data, true, nil
 }
 
 // Commit stores the session; see CommitCtx.
@@ -304,7 +369,11 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		}
 		s.touchesWritten.Add(1)
 	default:
-		o := &op{kind: opCommit, ctx: ctx, token: token, data: b, expiry: formatExpiry(expiry)}
+		stored, err := s.seal(token, b)
+		if err != nil {
+			return s.wrap("commit", err)
+		}
+		o := &op{kind: opCommit, ctx: ctx, token: token, data: stored, expiry: formatExpiry(expiry)}
 		if has, err := s.hasUsers(ctx); err != nil {
 			return err
 		} else if has {
@@ -341,7 +410,8 @@ func (s *Store) All() (map[string][]byte, error) {
 }
 
 // AllCtx returns the data of every unexpired session by token. With no
-// sessions the map is empty, not nil.
+// sessions the map is empty, not nil. A session whose stored data cannot be
+// read (see Config.EncryptionKeys) is left out, logged and counted.
 func (s *Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
@@ -360,6 +430,10 @@ func (s *Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
 		var data []byte
 		if err := rows.Scan(&token, &data); err != nil {
 			return nil, s.wrap("all", err)
+		}
+		if data, err = s.open(token, data); err != nil {
+			s.unreadable(token, err)
+			continue
 		}
 		sessions[token] = data
 	}
