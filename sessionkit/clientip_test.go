@@ -22,7 +22,7 @@ func visit(t *testing.T, h http.Handler, path, remote, cookie string, header map
 		r.Header.Set(name, v)
 	}
 	if cookie != "" {
-		r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
+		r.AddCookie(&http.Cookie{Name: sessionkit.HostCookieName, Value: cookie})
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -30,7 +30,7 @@ func visit(t *testing.T, h http.Handler, path, remote, cookie string, header map
 		t.Fatalf("GET %s from %s: %d %s", path, remote, w.Code, w.Body)
 	}
 	for _, c := range w.Result().Cookies() {
-		if c.Name == "session" {
+		if c.Name == sessionkit.HostCookieName {
 			return c.Value
 		}
 	}

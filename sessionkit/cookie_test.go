@@ -25,7 +25,7 @@ func TestCookieAttributesMatchConfig(t *testing.T) {
 		{
 			name:     "defaults",
 			env:      nil,
-			cookie:   "session",
+			cookie:   "__Host-session",
 			want:     []string{"Path=/", "HttpOnly", "Secure", "SameSite=Lax"},
 			wantNot:  []string{"Domain=", "Partitioned"},
 			sameSite: http.SameSiteLaxMode,
@@ -48,7 +48,7 @@ func TestCookieAttributesMatchConfig(t *testing.T) {
 			env: map[string]string{
 				"SESSION_COOKIE_SAME_SITE": "none", "SESSION_COOKIE_PARTITIONED": "1", "SESSION_LIFETIME": "90m",
 			},
-			cookie:   "session",
+			cookie:   "__Host-session",
 			want:     []string{"SameSite=None", "Secure", "Partitioned"},
 			sameSite: http.SameSiteNoneMode,
 			maxAge:   90 * time.Minute,
@@ -56,7 +56,7 @@ func TestCookieAttributesMatchConfig(t *testing.T) {
 		{
 			name:     "default SameSite sends none",
 			env:      map[string]string{"SESSION_COOKIE_SAME_SITE": "default", "SESSION_IDLE_TIMEOUT": "10m"},
-			cookie:   "session",
+			cookie:   "__Host-session",
 			wantNot:  []string{"SameSite"},
 			sameSite: 0,                // as parsed from a header without SameSite
 			maxAge:   10 * time.Minute, // the idle timeout comes first

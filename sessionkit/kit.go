@@ -45,6 +45,7 @@ type Kit struct {
 	usersMissing    atomic.Pointer[sessionmysql.UsersMissingError] // the table lacks the user columns
 	recordIP        bool                                           // SESSION_RECORD_IP
 	recordUserAgent bool                                           // SESSION_RECORD_USER_AGENT
+	legacyCookie    string                                         // Config.LegacyCookieName: adopted, then expired
 
 	shutdownMu      sync.Mutex
 	shutdownStarted bool
@@ -251,7 +252,7 @@ func newKit(cfg Config, logger *slog.Logger) *Kit {
 	m.IdleTimeout = cfg.IdleTimeout
 	m.HashTokenInStore = cfg.HashToken
 	m.Cookie = scs.SessionCookie{
-		Name:        cfg.CookieName,
+		Name:        cfg.SessionCookieName(),
 		Domain:      cfg.CookieDomain,
 		Path:        cfg.CookiePath,
 		Secure:      cfg.CookieSecure,
@@ -261,7 +262,7 @@ func newKit(cfg Config, logger *slog.Logger) *Kit {
 		Partitioned: cfg.CookiePartitioned,
 	}
 	k := &Kit{Manager: m, logger: logger, shutdownDone: make(chan struct{}), trustedProxies: cfg.TrustedProxies,
-		recordIP: cfg.RecordIP, recordUserAgent: cfg.RecordUserAgent}
+		recordIP: cfg.RecordIP, recordUserAgent: cfg.RecordUserAgent, legacyCookie: cfg.LegacyCookieName()}
 	m.ErrorFunc = k.serveError
 	k.requests.init()
 	return k

@@ -253,7 +253,7 @@ func TestDatabaseOutage(t *testing.T) {
 	})
 	srv, client := serve(t, handlerFor(t, kit, "chi", sessionRoutes(kit)))
 	mustGet(t, client, srv, "/put", "ok")
-	token := cookieValue(t, client, srv, "session")
+	token := cookieValue(t, client, srv, sessionkit.HostCookieName)
 
 	if err := server.Stop(); err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ import (
 // peer, or what X-Forwarded-For or Forwarded say when the peer is in
 // SESSION_TRUSTED_PROXIES.
 func (k *Kit) Middleware(next http.Handler) http.Handler {
-	sessions := k.Manager.LoadAndSave(next)
+	sessions := k.Manager.LoadAndSave(k.keepAdoptedSession(next))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !k.requests.enter() {
 			w.Header().Set("Connection", "close")
@@ -56,8 +56,17 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 			ctx = sessionmysql.WithRequest(ctx, k.requestInfo(r))
 		}
 		r = r.WithContext(ctx)
-		if !k.warnedCookieDropped.Load() && k.SecureCookieOverHTTP(r) {
-			g.beforeSend = func(h http.Header) { k.warnIfCookieDropped(r, h) }
+		r, sawLegacy := k.adoptLegacyCookie(r)
+		warn := !k.warnedCookieDropped.Load() && k.SecureCookieOverHTTP(r)
+		if warn || sawLegacy {
+			g.beforeSend = func(h http.Header) {
+				if sawLegacy {
+					k.expireLegacyCookie(h)
+				}
+				if warn {
+					k.warnIfCookieDropped(r, h)
+				}
+			}
 		}
 		sessions.ServeHTTP(g, r)
 		g.sending() // a handler that wrote nothing: the server sends the header now

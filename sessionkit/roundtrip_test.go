@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"sessionkit.dev/internal/mysqltest"
+	"sessionkit.dev/sessionkit"
 )
 
 func hashToken(token string) string {
@@ -34,7 +35,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("an untouched session was stored: %v", tokens)
 			}
 			mustGet(t, client, srv, "/put?v=hello", "ok")
-			first := cookieValue(t, client, srv, "session")
+			first := cookieValue(t, client, srv, sessionkit.HostCookieName)
 			if first == "" {
 				t.Fatal("no session cookie after put")
 			}
@@ -44,7 +45,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 
 			mustGet(t, client, srv, "/login?user=alice", "ok")
-			renewed := cookieValue(t, client, srv, "session")
+			renewed := cookieValue(t, client, srv, sessionkit.HostCookieName)
 			if renewed == "" || renewed == first {
 				t.Fatalf("RenewToken kept the cookie value %q", renewed)
 			}
@@ -56,7 +57,7 @@ func TestRoundTrip(t *testing.T) {
 
 			// The old token no longer loads anything.
 			req, _ := http.NewRequest("GET", srv.URL+"/whoami", nil)
-			req.AddCookie(&http.Cookie{Name: "session", Value: first})
+			req.AddCookie(&http.Cookie{Name: sessionkit.HostCookieName, Value: first})
 			resp, err := srv.Client().Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -67,7 +68,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 
 			resp = mustGet(t, client, srv, "/logout", "ok")
-			c := sessionCookie(t, resp, "session")
+			c := sessionCookie(t, resp, sessionkit.HostCookieName)
 			if c.MaxAge >= 0 || c.Value != "" || !c.Expires.Before(time.Unix(2, 0)) {
 				t.Errorf("logout cookie %q does not expire the session", c.Raw)
 			}
@@ -152,7 +153,7 @@ func TestHashToken(t *testing.T) {
 			kit, _ := startKit(t, environ)
 			srv, client := serve(t, handlerFor(t, kit, "servemux", sessionRoutes(kit)))
 			mustGet(t, client, srv, "/put", "ok")
-			cookie := cookieValue(t, client, srv, "session")
+			cookie := cookieValue(t, client, srv, sessionkit.HostCookieName)
 			tokens := storedTokens(t, mysqltest.Open(t, environ["SESSION_MYSQL_DSN"]))
 			if len(tokens) != 1 {
 				t.Fatalf("stored tokens %v, want one", tokens)

@@ -208,9 +208,9 @@ func TestLoginRenewsTheToken(t *testing.T) {
 	a, b, _, _ := replicas(t, nil)
 	browser := device(t, a)
 	mustGet(t, browser, a, "/put?v=cart", "ok")
-	before := cookieValue(t, browser, a, "session")
+	before := cookieValue(t, browser, a, sessionkit.HostCookieName)
 	mustGet(t, browser, a, "/login?user=ada", "ok")
-	after := cookieValue(t, browser, a, "session")
+	after := cookieValue(t, browser, a, sessionkit.HostCookieName)
 	if before == "" || after == "" || after == before {
 		t.Fatalf("cookie before login %q, after %q: want a new token", before, after)
 	}
@@ -220,7 +220,7 @@ func TestLoginRenewsTheToken(t *testing.T) {
 	// An attacker who planted or saw the cookie from before gets nothing.
 	attacker := device(t, a)
 	u, _ := url.Parse(a.URL)
-	attacker.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: before}})
+	attacker.Jar.SetCookies(u, []*http.Cookie{{Name: sessionkit.HostCookieName, Value: before}})
 	mustGet(t, attacker, b, "/whoami", "")
 	mustGet(t, attacker, a, "/get", "")
 }
@@ -241,18 +241,18 @@ func TestRevokeOwnSessionLogsOut(t *testing.T) {
 
 	mustGet(t, browser, a, "/login?user=ada", "ok")
 	mustGet(t, other, b, "/login?user=ada", "ok")
-	old := cookieValue(t, browser, a, "session")
+	old := cookieValue(t, browser, a, sessionkit.HostCookieName)
 	// The handler puts a value after RevokeAll: that makes a new, anonymous
 	// session, and does not bring the old one back.
 	mustGet(t, browser, b, "/revoke-all", "2")
-	if now := cookieValue(t, browser, a, "session"); now == "" || now == old {
+	if now := cookieValue(t, browser, a, sessionkit.HostCookieName); now == "" || now == old {
 		t.Errorf("RevokeAll in the user's own request left its cookie %q (was %q)", now, old)
 	}
 	mustGet(t, browser, a, "/whoami", "")
 	mustGet(t, browser, a, "/get", "after the revoke")
 	reuse := device(t, a)
 	u, _ := url.Parse(a.URL)
-	reuse.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: old}})
+	reuse.Jar.SetCookies(u, []*http.Cookie{{Name: sessionkit.HostCookieName, Value: old}})
 	mustGet(t, reuse, a, "/whoami", "")
 	mustGet(t, reuse, a, "/get", "")
 	mustGet(t, other, a, "/whoami", "")
@@ -260,7 +260,7 @@ func TestRevokeOwnSessionLogsOut(t *testing.T) {
 
 func expiresCookie(resp *http.Response) bool {
 	for _, c := range resp.Cookies() {
-		if c.Name == "session" && c.MaxAge < 0 {
+		if c.Name == sessionkit.HostCookieName && c.MaxAge < 0 {
 			return true
 		}
 	}

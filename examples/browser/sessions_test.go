@@ -78,7 +78,8 @@ func listing(t *testing.T, b context.Context) []listed {
 
 // TestSessionsPageInTwoBrowsers logs in as alice on a laptop and a phone:
 // two Chromium processes with profiles of their own. The session is kept
-// across page loads on http://localhost with the default Secure cookie; the
+// across page loads on http://localhost with the default cookie (Secure,
+// named __Host-session); the
 // laptop's sessions page, reached from the home page, lists both devices by
 // their user agents; logging the phone out from there, and "log out
 // everywhere else" after the phone logs in again, each log the phone out on
@@ -91,9 +92,11 @@ func TestSessionsPageInTwoBrowsers(t *testing.T) {
 		logIn(t, laptop, base, "alice")
 		logIn(t, phone, base, "alice")
 
-		c := cookie(t, laptop, base, "session")
-		if c == nil || !c.Secure || !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax {
-			t.Fatalf("the laptop's session cookie: %+v, want one that is Secure, HttpOnly and SameSite=Lax", c)
+		// The default name carries the __Host- prefix, which Chromium
+		// accepts from http://localhost as it does Secure cookies.
+		c := cookie(t, laptop, base, "__Host-session")
+		if c == nil || !c.Secure || !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax || c.Path != "/" || c.Domain != "localhost" {
+			t.Fatalf("the laptop's session cookie: %+v, want __Host-session, Secure, HttpOnly, SameSite=Lax, Path / and host-only", c)
 		}
 		// The login led to the home page: the first visit.
 		for want := 2; want <= 4; want++ {

@@ -22,7 +22,9 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 )
 
-// cookieName is the session cookie's name under the default SESSION_COOKIE_NAME.
+// cookieName is the session cookie's name under the default
+// SESSION_COOKIE_NAME with SESSION_COOKIE_SECURE=false, as the examples run
+// here over plain HTTP.
 const cookieName = "session"
 
 // example is one example server, built once per test binary on first use.
