@@ -20,6 +20,15 @@ func (k *Kit) Stats() sessionmysql.Stats {
 	return k.store.Stats()
 }
 
+// InFlight returns the number of requests inside Middleware at this
+// moment: their handlers are running or their sessions are being saved. It
+// is what Shutdown waits for, and a gauge for a dashboard; a count that
+// stays up while traffic is flat means requests are waiting on the
+// database.
+func (k *Kit) InFlight() int {
+	return k.requests.count()
+}
+
 // Vars returns Stats as a map ready for encoding/json, for expvar, a log
 // line or a metrics exporter. Each field of mysql.Stats is a key in
 // snake_case (RowsDeleted is "rows_deleted"); a duration is a number of

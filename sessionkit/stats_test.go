@@ -3,6 +3,8 @@ package sessionkit_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -72,6 +74,39 @@ func TestVarsWithMemoryStore(t *testing.T) {
 		if got, ok := vars[key]; !ok || got != want {
 			t.Errorf("%s: %#v, want %#v", key, got, want)
 		}
+	}
+}
+
+// TestInFlightCountsRequestsInTheMiddleware holds two requests inside the
+// middleware: InFlight counts them while their handlers run and drops back
+// to zero once they have returned.
+func TestInFlightCountsRequestsInTheMiddleware(t *testing.T) {
+	t.Parallel()
+	kit, _ := startKit(t, map[string]string{"SESSION_STORE": "memory"})
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := kit.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	}))
+	if n := kit.InFlight(); n != 0 {
+		t.Fatalf("InFlight before any request: %d, want 0", n)
+	}
+	done := make(chan struct{})
+	for range 2 {
+		go func() {
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+			done <- struct{}{}
+		}()
+		<-entered
+	}
+	if n := kit.InFlight(); n != 2 {
+		t.Errorf("InFlight with two handlers running: %d, want 2", n)
+	}
+	close(release)
+	<-done
+	<-done
+	if n := kit.InFlight(); n != 0 {
+		t.Errorf("InFlight after both returned: %d, want 0", n)
 	}
 }
 

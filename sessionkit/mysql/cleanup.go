@@ -28,6 +28,11 @@ type Stats struct {
 	// moved, by less than TouchInterval; TouchesWritten those written as an
 	// expiry-only UPDATE.
 	TouchesSkipped, TouchesWritten int64
+	// FindErrors, CommitErrors and DeleteErrors count the calls of Find,
+	// Commit and Delete (and their Ctx forms) that returned an error,
+	// whatever its cause: the server, the query timeout, the caller's
+	// context, ErrTooLarge or ErrClosed.
+	FindErrors, CommitErrors, DeleteErrors int64
 	// UnreadableSessions counts stored sessions that Find and All could not
 	// read, and treated as missing: encrypted with a key no longer
 	// configured, altered, or copied under another token (see
@@ -132,6 +137,7 @@ func (s *Store) Stats() Stats {
 	st.CommitCalls, st.CommitStatements = s.writes.counts()
 	st.SplitBatches = s.splits.Load()
 	st.TouchesSkipped, st.TouchesWritten = s.touchesSkipped.Load(), s.touchesWritten.Load()
+	st.FindErrors, st.CommitErrors, st.DeleteErrors = s.findErrors.Load(), s.commitErrors.Load(), s.deleteErrors.Load()
 	st.UnreadableSessions, st.TokensUpgraded = s.unreadableRows.Load(), s.tokensUpgraded.Load()
 	return st
 }

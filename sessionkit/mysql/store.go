@@ -140,6 +140,8 @@ type Store struct {
 	splits        atomic.Int64 // write batches split to isolate a failing row
 
 	touchesSkipped, touchesWritten atomic.Int64
+	findErrors, commitErrors       atomic.Int64 // calls that returned an error (Stats)
+	deleteErrors                   atomic.Int64
 
 	keys                           *keyring // nil without encryption
 	unreadableRows, tokensUpgraded atomic.Int64
@@ -314,6 +316,7 @@ func (s *Store) Find(token string) ([]byte, bool, error) {
 // and when its stored data cannot be read (see Config.EncryptionKeys); err
 // is for system errors only.
 func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool, err error) {
+	defer countError(&s.findErrors, &err)
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
 	o := &op{kind: opFind, ctx: ctx, token: token}
@@ -352,7 +355,8 @@ func (s *Store) Commit(token string, b []byte, expiry time.Time) error {
 // matching ErrTooLarge before anything is written (checked once the write
 // holds its place among the session's writes, so that a Delete called after
 // it cannot run first).
-func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) (err error) {
+	defer countError(&s.commitErrors, &err)
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
 	if b == nil {
@@ -397,11 +401,20 @@ func (s *Store) Delete(token string) error {
 // that does not exist is not an error. It runs after every earlier Commit
 // of the token made through this store has ended, so that none of them can
 // bring the session back.
-func (s *Store) DeleteCtx(ctx context.Context, token string) error {
+func (s *Store) DeleteCtx(ctx context.Context, token string) (err error) {
+	defer countError(&s.deleteErrors, &err)
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
 	s.forget(ctx, token)
 	return s.writes.do(&op{kind: opDelete, ctx: ctx, token: token})
+}
+
+// countError counts a call that returned an error; deferred with the
+// call's named result, it sees every return.
+func countError(n *atomic.Int64, err *error) {
+	if *err != nil {
+		n.Add(1)
+	}
 }
 
 // All returns every unexpired session; see AllCtx.
