@@ -191,10 +191,11 @@ func (q queries) seen(d dialect) string {
 	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET expiry = expiry, last_seen = UTC_TIMESTAMP(6), ip = COALESCE(?, ip), user_agent = COALESCE(?, user_agent) WHERE "+exactToken)
 }
 
-// plainFind reads a session under a plain token, with its expiry, for
-// UpgradePlainTokens.
+// plainFind reads the sessions under a plain token and under its hash,
+// with their expiry, for UpgradePlainTokens. It does not compare tokens
+// exactly: the caller keeps only byte-for-byte equal ones.
 func (q queries) plainFind(d dialect, causal bool) string {
-	return causalRead(d, causal, "SELECT data, "+expiryText+" FROM "+q.table+" WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
+	return causalRead(d, causal, "SELECT token, data, "+expiryText+" FROM "+q.table+" WHERE token IN (?, ?) AND expiry > UTC_TIMESTAMP(6)")
 }
 
 // moveToken moves an unexpired session from one token to another, with

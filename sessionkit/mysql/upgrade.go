@@ -67,68 +67,95 @@ func (s *Store) plainTokenFor(ctx context.Context, hashed string) (string, bool)
 
 // upgradeOnFind runs when a Find of hashed missed: it moves the session
 // stored under plain, if there is one and it is not itself marked as stored
-// under a hash, to hashed, and returns it. Two requests that race with the
-// same cookie both get the one session: the second's move finds no row
-// under plain, and it reads the session under hashed.
+// under a hash, to hashed, and returns it. It reads both tokens in one
+// statement, so that two requests that race with the same cookie both get
+// the one session (the second finds it moved), and an unknown cookie costs
+// one statement more than a miss.
 func (s *Store) upgradeOnFind(ctx context.Context, plain, hashed string) ([]byte, bool, error) {
 	for range upgradeAttempts {
-		stored, expiry, found, err := s.readPlain(ctx, plain)
-		if err != nil || !found {
+		rows, err := s.readBoth(ctx, plain, hashed)
+		if err != nil {
 			return nil, false, err
 		}
-		if flagsOf(stored)&flagHashed != 0 {
+		if r, ok := rows[hashed]; ok { // moved meanwhile
+			return s.upgraded(ctx, hashed, r, false)
+		}
+		r, ok := rows[plain]
+		if !ok {
+			return nil, false, nil
+		}
+		if flagsOf(r.stored)&flagHashed != 0 {
 			// Stored under a hash: the cookie is a stored hash, not a
 			// session token.
 			return nil, false, nil
 		}
-		data, err := s.open(plain, stored)
+		data, err := s.open(plain, r.stored)
 		if err != nil {
 			s.unreadable(plain, err)
 			return nil, false, nil
 		}
-		moved, err := s.move(ctx, plain, hashed, stored, data)
-		if err != nil {
-			if serverError(err) == erDataTooLong {
-				s.log().Warn("sessionkit/mysql: a session under a plain token does not fit the data column with its header; not upgraded",
-					"table", s.table.quoted, "session", SessionID(plain), "err", err)
-				return nil, false, nil
-			}
-			return nil, false, s.wrap("upgrading a plain token", err)
-		}
-		if moved {
+		moved, err := s.move(ctx, plain, hashed, r.stored, data)
+		switch {
+		case err == nil && moved:
 			s.tokensUpgraded.Add(1)
-			if s.cfg.TouchInterval > 0 {
-				if e, err := time.Parse(expiryLayout, expiry); err == nil {
-					s.remember(ctx, hashed, data, e)
-				}
-			}
-			return data, true, nil
-		}
-		// Moved by another request meanwhile, or changed: look again.
-		if data, found, err := s.findStored(ctx, hashed); err != nil || found {
-			return data, found, err
+			return s.upgraded(ctx, hashed, storedRow{stored: r.stored, expiry: r.expiry, data: data}, true)
+		case err == nil, serverError(err) == erDupEntry:
+			// Changed, or moved by another request, meanwhile: look again.
+		case serverError(err) == erDataTooLong:
+			s.log().Warn("sessionkit/mysql: a session under a plain token does not fit the data column with its header; not upgraded",
+				"table", s.table.quoted, "session", SessionID(plain), "err", err)
+			return nil, false, nil
+		default:
+			return nil, false, s.wrap("upgrading a plain token", err)
 		}
 	}
 	return nil, false, nil
 }
 
-// readPlain reads the unexpired row stored under a plain token.
-func (s *Store) readPlain(ctx context.Context, plain string) (stored []byte, expiry string, found bool, err error) {
+// upgraded returns the session r found or moved under hashed, and
+// remembers it for touch coalescing. r.data is set when opened is true.
+func (s *Store) upgraded(ctx context.Context, hashed string, r storedRow, opened bool) ([]byte, bool, error) {
+	data := r.data
+	if !opened {
+		var err error
+		if data, err = s.open(hashed, r.stored); err != nil {
+			s.unreadable(hashed, err)
+			return nil, false, nil
+		}
+	}
+	if s.cfg.TouchInterval > 0 {
+		if e, err := time.Parse(expiryLayout, r.expiry); err == nil {
+			s.remember(ctx, hashed, data, e)
+		}
+	}
+	return data, true, nil
+}
+
+// readBoth reads the unexpired rows stored under exactly plain and hashed.
+func (s *Store) readBoth(ctx context.Context, plain, hashed string) (map[string]storedRow, error) {
 	stmt, err := s.prepare(ctx, &s.plainFind)
 	if err != nil {
-		return nil, "", false, s.wrap("upgrading a plain token", err)
+		return nil, s.wrap("upgrading a plain token", err)
 	}
-	err = stmt.QueryRowContext(ctx, plain, plain).Scan(&stored, &expiry)
-	if errors.Is(err, sql.ErrNoRows) {
-		if ctx.Err() != nil {
-			return nil, "", false, s.wrap("upgrading a plain token", ctx.Err())
-		}
-		return nil, "", false, nil
-	}
+	rows, err := stmt.QueryContext(ctx, plain, hashed)
 	if err != nil {
-		return nil, "", false, s.wrap("upgrading a plain token", err)
+		return nil, s.wrap("upgrading a plain token", err)
 	}
-	return stored, expiry, true, nil
+	defer rows.Close()
+	found := make(map[string]storedRow, 2)
+	for rows.Next() {
+		var r storedRow
+		if err := rows.Scan(&r.token, &r.stored, &r.expiry); err != nil {
+			return nil, s.wrap("upgrading a plain token", err)
+		}
+		if r.token == plain || r.token == hashed { // exact, whatever the collation
+			found[r.token] = r
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("upgrading a plain token", err)
+	}
+	return found, nil
 }
 
 // move moves the row under plain, if its data is still stored, to hashed,
@@ -157,25 +184,6 @@ func (s *Store) move(ctx context.Context, plain, hashed string, stored, data []b
 		return false, err
 	}
 	return n == 1, nil
-}
-
-// findStored is a Find that does not upgrade.
-func (s *Store) findStored(ctx context.Context, token string) ([]byte, bool, error) {
-	o := &op{kind: opFind, ctx: ctx, token: token}
-	if err := s.reads.do(o); err != nil || !o.found {
-		return nil, false, err
-	}
-	data, err := s.open(token, o.data)
-	if err != nil {
-		s.unreadable(token, err)
-		return nil, false, nil
-	}
-	if s.cfg.TouchInterval > 0 {
-		if e, err := time.Parse(expiryLayout, o.expiry); err == nil {
-			s.remember(ctx, token, data, e)
-		}
-	}
-	return data, true, nil
 }
 
 // UpgradeTokens moves every unexpired session stored under a plain token to
@@ -256,10 +264,12 @@ func (s *Store) UpgradeTokens(ctx context.Context, batchSize int, progress func(
 	return upgraded, nil
 }
 
-// storedRow is a row as UpgradeTokens reads it.
+// storedRow is a row as the upgrade reads it.
 type storedRow struct {
 	token  string
 	stored []byte
+	expiry string // readBoth only
+	data   []byte // once opened
 }
 
 // plainPage reads up to n unexpired rows after the token after, in
