@@ -199,7 +199,7 @@ func (s *Store) cleanupPass(ctx context.Context) {
 		defer f(false)
 	}
 	start := time.Now()
-	n, err := s.deleteExpired(ctx, conn, held)
+	n, err := s.deleteExpired(ctx, conn, held, nil)
 	if ctx.Err() != nil {
 		return // stopped: not an error worth logging
 	}
@@ -287,17 +287,26 @@ func discard(conn *sql.Conn) {
 // It does not take the replicas' cleanup lock: call it from a one-off job or
 // with the background cleanup disabled.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
+	return s.DeleteExpiredWithProgress(ctx, nil)
+}
+
+// DeleteExpiredWithProgress is DeleteExpired calling progress, unless it is
+// nil, after each DELETE statement with the number of sessions deleted so
+// far, so that a command can show how a long pass is going. progress runs
+// on the caller's goroutine, between statements.
+func (s *Store) DeleteExpiredWithProgress(ctx context.Context, progress func(deleted int64)) (int64, error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return 0, s.wrap("delete expired", err)
 	}
 	defer conn.Close()
-	return s.deleteExpired(ctx, conn, nil)
+	return s.deleteExpired(ctx, conn, nil, progress)
 }
 
 // deleteExpired deletes batches until none is full, renewing held (if any)
-// as it goes; it stops early, without an error, if the lease was lost.
-func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease) (int64, error) {
+// as it goes and calling progress (if any) after each; it stops early,
+// without an error, if the lease was lost.
+func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease, progress func(int64)) (int64, error) {
 	stmt, err := s.prepareOn(ctx, conn, s.q.deleteExpired)
 	if err != nil {
 		return 0, s.wrap("delete expired", err)
@@ -333,6 +342,9 @@ func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease) 
 		s.cleanup.stats.RowsDeleted += n
 		s.cleanup.stats.Statements++
 		s.cleanup.mu.Unlock()
+		if progress != nil {
+			progress(total)
+		}
 		if n < int64(size) {
 			return total, nil
 		}
