@@ -38,6 +38,12 @@
 //	                  number of goroutines ("goroutines"); keep it off the
 //	                  public internet
 //
+// There is no /metrics: sessionkit's Prometheus collector is the module
+// sessionkit.dev/prometheus, kept apart so that the main go.mod carries no
+// Prometheus client, and this server is in the main module. Its Example,
+// and the README's "Prometheus metrics" section, serve /metrics next to
+// /debug/vars behind DEBUG_VARS, in the few lines to add to your copy.
+//
 // Logs are JSON lines on stderr; a path is logged up to its first 200 bytes.
 // SIGINT or SIGTERM stops the server gracefully within 9s: in-flight requests
 // finish, then the sessions are shut down.
