@@ -73,6 +73,22 @@ type Config struct {
 	// (scs's HashTokenInStore), so that a leaked table holds no usable
 	// session cookies.
 	HashToken bool `env:"SESSION_HASH_TOKEN" envDefault:"true"`
+	// UpgradePlainTokens keeps the sessions of a table whose rows are
+	// stored under plain tokens (by scs's mysqlstore, or with
+	// SESSION_HASH_TOKEN=false) once HashToken is on: a request whose
+	// cookie's session is stored under the plain token has its row moved to
+	// the hash on first use (see mysql.Config.UpgradePlainTokens and the
+	// README's "Upgrading"). It needs HashToken. While it is on, a request
+	// with an unknown cookie costs two lookups instead of one, so turn it
+	// off once `sessionkit upgrade-tokens` has run.
+	UpgradePlainTokens bool `env:"SESSION_UPGRADE_PLAIN_TOKENS" envDefault:"false"`
+	// EncryptionKeys encrypts session data at rest with AES-256-GCM when
+	// not empty: a comma-separated list of keys, each the base64 of 32
+	// random bytes (openssl rand -base64 32). The first encrypts, all
+	// decrypt: rotate by putting a new key first, and drop the old one once
+	// SESSION_LIFETIME has passed. Errors never show the keys. See
+	// mysql.Config.EncryptionKeys. The memory store ignores it.
+	EncryptionKeys EncryptionKeys `env:"SESSION_ENCRYPTION_KEYS"`
 
 	// CookieName is the name of the session cookie. Empty, the default,
 	// picks "__Host-session" where the cookie's attributes allow the
@@ -231,6 +247,7 @@ func parseEnv(environ map[string]string) (Config, error) {
 			reflect.TypeFor[http.SameSite]():  parseSameSite,
 			reflect.TypeFor[StoreKind]():      parseStoreKind,
 			reflect.TypeFor[[]netip.Prefix](): parsePrefixes,
+			reflect.TypeFor[EncryptionKeys](): parseEncryptionKeys,
 		},
 	})
 	return cfg, err
@@ -335,15 +352,20 @@ func sameSiteName(m http.SameSite) string {
 }
 
 // VarError is one bad setting: the variable, its value as given (with a
-// DSN's password masked) and what is wrong with it.
+// DSN's password masked, and SESSION_ENCRYPTION_KEYS's never shown) and
+// what is wrong with it.
 type VarError struct {
 	Var   string // the environment variable, such as SESSION_LIFETIME
-	Value string // its value as given; a DSN's password is masked
+	Value string // its value as given; a DSN's password is masked; empty for a secret
 	Err   error  // what is wrong with it
 }
 
-// Error reads like `SESSION_LIFETIME "-5m": must be positive`.
+// Error reads like `SESSION_LIFETIME "-5m": must be positive`, or, for a
+// variable whose value is secret, `SESSION_ENCRYPTION_KEYS: key 2 of 3: ...`.
 func (e *VarError) Error() string {
+	if isSecret(e.Var) {
+		return fmt.Sprintf("%s: %v", e.Var, e.Err)
+	}
 	return fmt.Sprintf("%s %q: %v", e.Var, e.Value, e.Err)
 }
 

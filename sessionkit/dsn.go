@@ -161,6 +161,9 @@ func scrubPassword(msg, dsn string) string {
 
 // displayValue is a variable's value as errors may show it.
 func displayValue(name, value string) string {
+	if isSecret(name) {
+		return ""
+	}
 	if name == "SESSION_MYSQL_DSN" {
 		return redactDSN(value)
 	}

@@ -47,6 +47,8 @@ type Kit struct {
 	recordUserAgent bool                                           // SESSION_RECORD_USER_AGENT
 	legacyCookie    string                                         // Config.LegacyCookieName: adopted, then expired
 
+	upgradePlainTokens bool // SESSION_UPGRADE_PLAIN_TOKENS: the middleware passes the cookie's token to the store
+
 	shutdownMu      sync.Mutex
 	shutdownStarted bool
 	shutdownDone    chan struct{} // closed when the first Shutdown has finished
@@ -187,6 +189,9 @@ func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where 
 	sc.TouchInterval = touchInterval(cfg.IdleTimeout)
 	sc.PoolSetsSyncWait = ownDB && dsnSets(cfg.MySQLDSN, "wsrep_sync_wait")
 	sc.Logger = logger
+	sc.EncryptionKeys = cfg.EncryptionKeys
+	sc.HashedTokens = cfg.HashToken
+	sc.UpgradePlainTokens = cfg.UpgradePlainTokens
 	store, err := sessionmysql.NewWithConfig(db, sc)
 	if err != nil {
 		return nil, fmt.Errorf("sessionkit: %w", err)
@@ -197,6 +202,7 @@ func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where 
 	}
 	k := newKit(cfg, logger)
 	k.db, k.ownDB, k.store = db, ownDB, store
+	k.upgradePlainTokens = cfg.UpgradePlainTokens
 	k.Manager.Store = store
 	k.users = store
 	// Whether the table has the user columns, known from the start (CheckSchema

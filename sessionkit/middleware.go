@@ -34,6 +34,11 @@ import (
 // SESSION_RECORD_USER_AGENT is false; the address is the connection's
 // peer, or what X-Forwarded-For or Forwarded say when the peer is in
 // SESSION_TRUSTED_PROXIES.
+//
+// With SESSION_UPGRADE_PLAIN_TOKENS, a session stored under the plain
+// value of the request's cookie (by scs's mysqlstore, or with
+// SESSION_HASH_TOKEN=false) is moved to the token's hash on first use, so
+// that turning hashing on logs nobody out.
 func (k *Kit) Middleware(next http.Handler) http.Handler {
 	sessions := k.Manager.LoadAndSave(k.keepAdoptedSession(next))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,6 +62,14 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 		}
 		r = r.WithContext(ctx)
 		r, sawLegacy := k.adoptLegacyCookie(r)
+		if k.upgradePlainTokens {
+			// The token as the client sent it, under the cookie name scs
+			// reads, so that the store can find a session stored under
+			// it before hashing was turned on.
+			if c, err := r.Cookie(k.Manager.Cookie.Name); err == nil && c.Value != "" {
+				r = r.WithContext(sessionmysql.WithPlainToken(r.Context(), c.Value))
+			}
+		}
 		warn := !k.warnedCookieDropped.Load() && k.SecureCookieOverHTTP(r)
 		if warn || sawLegacy {
 			g.beforeSend = func(h http.Header) {

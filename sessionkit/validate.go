@@ -123,6 +123,12 @@ func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]
 	if c.DBMaxInflight < 0 {
 		bad("SESSION_DB_MAX_INFLIGHT", strconv.Itoa(c.DBMaxInflight), "must not be negative (0 turns batching off)")
 	}
+	if c.UpgradePlainTokens && !c.HashToken && ok("SESSION_HASH_TOKEN") {
+		bad("SESSION_UPGRADE_PLAIN_TOKENS", "true", "needs SESSION_HASH_TOKEN=true: plain tokens are upgraded to their hashes")
+	}
+	if err := sessionmysql.CheckEncryptionKeys(c.EncryptionKeys); err != nil {
+		bad("SESSION_ENCRYPTION_KEYS", "", "%w", err)
+	}
 	return problems
 }
 
