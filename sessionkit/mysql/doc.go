@@ -192,4 +192,38 @@
 // CleanupBatchSize) and is followed by a pause as long as it took; batches
 // quicker than 20ms grow back. Errors are logged with log/slog and the loop
 // goes on. StopCleanup and Close stop it and wait for it.
+//
+// # Encryption at rest
+//
+// With Config.EncryptionKeys, each session's data is sealed with AES-256-GCM
+// before it is written. The stored form starts with a header: a zero byte
+// (no gob encoding starts with one), "sk" and a flags byte; an encrypted row
+// goes on with the key ID (the first 4 bytes of the key's SHA-256), a
+// 12-byte random nonce and the ciphertext with its tag. The additional data
+// is the header up to the nonce followed by the stored token, so a row
+// copied under another token, or altered, does not open. Data without a
+// header is read as it is: rows written before encryption was turned on
+// stay readable and are sealed on their next write. A row that does not
+// open (its key is no longer configured, it was altered or copied) is no
+// session: Find reports found false with a nil error and All leaves it out,
+// the log names it by SessionID, never by its token, and
+// Stats.UnreadableSessions counts it. The first key seals, every key opens:
+// to rotate, configure the new key second, then first, and drop the old
+// one once the sessions it sealed have expired. A sealed session takes
+// EncryptionOverhead bytes more, which the size check counts. Touch
+// coalescing compares what sessions hold, not their stored bytes.
+//
+// # Upgrading plain tokens
+//
+// With Config.UpgradePlainTokens (and HashedTokens), a Find that misses a
+// hashed token, in a context that carries the cookie's plain token
+// (WithPlainToken), reads the plain and the hashed token in one statement
+// and moves a session stored under the plain token to its hash with one
+// conditional UPDATE of the primary key; concurrent Finds with the same
+// cookie all get the one session. Every row written while the switch is on
+// carries the header with a flag saying its token is a hash, and a flagged
+// row is never moved, so that a stored hash presented as a cookie finds
+// nothing. UpgradeTokens moves the remaining rows in batches. Without the
+// switch (or encryption), no header is written, and rows are what scs's
+// mysqlstore writes.
 package mysql
