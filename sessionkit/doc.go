@@ -124,4 +124,9 @@
 // for expvar or a log line:
 //
 //	expvar.Publish("sessionkit", expvar.Func(func() any { return kit.Vars() }))
+//
+// Kit.InFlight counts the requests inside the middleware. The module
+// sessionkit.dev/prometheus exports all of them as Prometheus metrics; it
+// is a module of its own, so that this one does not depend on the
+// Prometheus client.
 package sessionkit
