@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	sessionmysql "sessionkit.dev/sessionkit/mysql"
+)
+
+var upgradeTokensCommand = &command{
+	name:    "upgrade-tokens",
+	summary: "move sessions stored under plain tokens to their hash",
+	details: `
+upgrade-tokens moves every unexpired session stored under a plain token
+(written by scs's mysqlstore, or with SESSION_HASH_TOKEN=false) to the
+SHA-256 of its token, as the services do on a session's first use with
+SESSION_UPGRADE_PLAIN_TOKENS=true, so that no plain token is left in the
+table. Nobody is logged out. It walks the table in batches, showing its
+progress, and ends with the sessions moved, the batches and the time.
+
+It refuses to run unless SESSION_HASH_TOKEN=true and
+SESSION_UPGRADE_PLAIN_TOKENS=true are set for it, and they must be set for
+every replica of the service first: rows written by a replica without the
+switch carry no mark that they are stored under a hash, and would be hashed
+a second time, ending their sessions. Run it on a table whose unmarked rows
+are stored under plain tokens only.`,
+	flags: func(fs *flag.FlagSet) any {
+		o := &upgradeOptions{}
+		fs.IntVar(&o.batch, "batch", sessionmysql.DefaultUpgradeBatchSize, "rows read per batch")
+		return o
+	},
+	run: runUpgradeTokens,
+}
+
+type upgradeOptions struct {
+	batch int
+}
+
+func runUpgradeTokens(ctx context.Context, a *app, c *command, opts any, args []string) int {
+	o := opts.(*upgradeOptions)
+	if len(args) > 0 {
+		return a.usageError(c, "unexpected argument %q", args[0])
+	}
+	if o.batch < 1 {
+		return a.usageError(c, "-batch %d: must be at least 1", o.batch)
+	}
+	cfg, ok := a.config(c)
+	if !ok {
+		return exitUsage
+	}
+	if !cfg.HashToken || !cfg.UpgradePlainTokens {
+		fmt.Fprintf(a.stderr, `sessionkit %s: refusing to run: it needs SESSION_HASH_TOKEN=true and SESSION_UPGRADE_PLAIN_TOKENS=true.
+Set both for every replica of the service first, and deploy: a replica
+without the switch writes rows that carry no mark of being stored under a
+hash, which this command would hash a second time, ending those sessions.
+Then run it with both set.
+`, c.name)
+		return exitUsage
+	}
+	op, code := a.open(ctx, c, nil)
+	if op == nil {
+		return code
+	}
+	defer op.close()
+	p := newProgress(a.stdout, a.tty, "upgraded")
+	n, err := op.store.UpgradeTokens(ctx, o.batch, p.update)
+	p.end()
+	fmt.Fprintf(a.stdout, "moved %s sessions of %s from a plain token to its hash in %s in %v\n",
+		thousands(n), op.store.Table(), plural(int(p.statements), "batch"), p.elapsed())
+	if err != nil {
+		return a.fail(c, err)
+	}
+	return exitOK
+}
