@@ -244,6 +244,9 @@ func newMemoryKit(cfg Config) *Kit {
 	k := newKit(cfg, logger) // its Store is scs's memstore
 	k.users = memoryUsers{store: k.Manager.Store.(*memstore.MemStore), codec: k.Manager.Codec}
 	logger.Warn("sessionkit: SESSION_STORE=memory: sessions are kept in this process only; they are lost on restart and not shared between replicas (development only)")
+	if len(cfg.EncryptionKeys) > 0 || cfg.UpgradePlainTokens {
+		logger.Warn("sessionkit: SESSION_STORE=memory ignores SESSION_ENCRYPTION_KEYS and SESSION_UPGRADE_PLAIN_TOKENS")
+	}
 	return k
 }
 

@@ -39,8 +39,9 @@ const (
 // which changes nothing (an upsert writes the same row twice, IN lists it
 // twice). Few sizes keep the prepared statements per connection few: at
 // most 17 with the store's single-session ones (Find, All, Delete, the
-// expiry-only touch), against the server's max_prepared_stmt_count (16382
-// by default) over all connections.
+// expiry-only touch), and two more while UpgradePlainTokens is on, against
+// the server's max_prepared_stmt_count (16382 by default) over all
+// connections.
 var batchSizes = []int{1, 2, 4, 8, 16, 32, 64}
 
 type opKind uint8
