@@ -38,6 +38,7 @@ table without the user columns is neither: they are optional).`,
 		fs.BoolVar(&o.allowWarnings, "allow-warnings", false, "exit 0 when the table works, even if it has warnings")
 		return o
 	},
+	db:  true,
 	run: runCheck,
 }
 

@@ -20,6 +20,7 @@ It runs whether or not a service's background cleanup is running (it does
 not take the replicas' cleanup lock); two passes at once only wait for each
 other's row locks. Interrupt it (Ctrl-C) to stop after the current
 statement: what was deleted stays deleted.`,
+	db:  true,
 	run: runCleanup,
 }
 

@@ -226,3 +226,18 @@ func TestRevokeUserWithoutUserColumnsSaysHowToAddThem(t *testing.T) {
 	r := runCommand(t, env, "revoke-user", "alice")
 	r.want(t, 1, nil, []string{"has no user columns", "ALTER TABLE `sessions`", "ADD COLUMN user_id", "restart the services"})
 }
+
+func TestAnUnreachableDatabaseFailsWithStatus1(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"SESSION_MYSQL_DSN": "app:Sup3r-Secret-pw@tcp(127.0.0.1:1)/app"}
+	start := time.Now()
+	r := runCommand(t, env, "check", "-wait", "1s")
+	r.want(t, 1, nil, []string{"sessionkit check: ", "connecting to MySQL tcp(127.0.0.1:1)/app", "connection refused"})
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("check took %v with -wait 1s", took)
+	}
+	if strings.Contains(r.stdout+r.stderr, "Sup3r-Secret-pw") {
+		t.Errorf("the output shows the DSN's password\n%v", r)
+	}
+	runCommand(t, env, "stats", "-wait", "0s").want(t, 2, nil, []string{"-wait 0s: must be positive"})
+}

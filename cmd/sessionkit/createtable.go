@@ -21,6 +21,7 @@ cleanup leases, sessionkit_leases, unless they exist. An existing session
 table is left as it is, whatever its columns: the command says so, and says
 how to add the user columns if it lacks them. Running it again changes
 nothing. The database user needs the CREATE privilege.`,
+	db:  true,
 	run: runCreateTable,
 }
 

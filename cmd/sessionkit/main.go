@@ -16,6 +16,8 @@
 //	sessionkit config           print the effective configuration, secrets redacted
 //
 // "sessionkit help COMMAND" or "sessionkit COMMAND -h" describes a command.
+// The commands that work on the database wait for it to answer as a service
+// does at start-up, for 30 seconds unless -wait says otherwise.
 //
 // Exit status:
 //
@@ -38,6 +40,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"sessionkit.dev/sessionkit"
 	sessionmysql "sessionkit.dev/sessionkit/mysql"
@@ -80,7 +83,8 @@ func isTerminal(f *os.File) bool {
 type app struct {
 	environ        map[string]string
 	stdout, stderr io.Writer
-	tty            bool // stdout is a terminal
+	tty            bool          // stdout is a terminal
+	wait           time.Duration // how long open waits for the database (-wait)
 }
 
 // command is a subcommand.
@@ -89,6 +93,7 @@ type command struct {
 	args    string // the arguments after the flags, for the usage line
 	summary string // one line, for the list of commands
 	details string // what its help says after the usage line
+	db      bool   // it works on the database, and takes -wait
 	flags   func(fs *flag.FlagSet) any
 	run     func(ctx context.Context, a *app, c *command, opts any, args []string) int
 }
@@ -179,7 +184,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 				printUsage(stderr)
 				return exitUsage
 			}
-			fs, _ := newFlagSet(c)
+			fs, _ := newFlagSet(c, new(time.Duration))
 			printHelp(stdout, c, fs)
 			return exitOK
 		}
@@ -192,7 +197,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		printUsage(stderr)
 		return exitUsage
 	}
-	fs, opts := newFlagSet(c)
+	fs, opts := newFlagSet(c, &a.wait)
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printHelp(stdout, c, fs)
@@ -205,14 +210,22 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	return c.run(ctx, a, c, opts, fs.Args())
 }
 
-// newFlagSet returns the command's flags, and the value that holds them.
-func newFlagSet(c *command) (*flag.FlagSet, any) {
+// defaultWait is how long a command waits for the database by default, as
+// long as a service does at start-up.
+const defaultWait = 30 * time.Second
+
+// newFlagSet returns the command's flags, and the value that holds them;
+// -wait, for a command that works on the database, sets *wait.
+func newFlagSet(c *command, wait *time.Duration) (*flag.FlagSet, any) {
 	fs := flag.NewFlagSet("sessionkit "+c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // run prints the errors and the help itself
 	fs.Usage = func() {}
 	var opts any
 	if c.flags != nil {
 		opts = c.flags(fs)
+	}
+	if c.db {
+		fs.DurationVar(wait, "wait", defaultWait, "how long to wait for the database to answer, trying again with a growing delay")
 	}
 	return fs, opts
 }
@@ -221,7 +234,7 @@ func newFlagSet(c *command) (*flag.FlagSet, any) {
 // and returns exitUsage.
 func (a *app) usageError(c *command, format string, args ...any) int {
 	fmt.Fprintf(a.stderr, "sessionkit %s: %s\n\n", c.name, fmt.Sprintf(format, args...))
-	fs, _ := newFlagSet(c)
+	fs, _ := newFlagSet(c, new(time.Duration))
 	printHelp(a.stderr, c, fs)
 	return exitUsage
 }
@@ -274,7 +287,12 @@ func (a *app) open(ctx context.Context, c *command, logger *slog.Logger) (*opene
 		logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	cfg.Logger = logger
-	store, db, err := sessionkit.OpenStore(ctx, cfg)
+	if a.wait <= 0 {
+		return nil, a.usageError(c, "-wait %v: must be positive", a.wait)
+	}
+	openCtx, cancel := context.WithTimeout(ctx, a.wait)
+	defer cancel()
+	store, db, err := sessionkit.OpenStore(openCtx, cfg)
 	if err != nil {
 		var ce *sessionkit.ConfigError
 		if errors.As(err, &ce) {

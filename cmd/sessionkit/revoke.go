@@ -18,6 +18,7 @@ service gave kit.Login): after a password change, or when an account is
 taken over. The user's next request, on any replica, has no session.
 It needs the user columns in the table; without them it fails and prints
 the ALTER TABLE that adds them.`,
+	db:  true,
 	run: runRevokeUser,
 }
 

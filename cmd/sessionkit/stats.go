@@ -25,6 +25,7 @@ per user the user_id index once (so they include expired sessions not yet
 deleted). Data sizes are exact up to 100,000 rows; above that they come
 from a sample of 10,000 rows at random points of the primary key, and the
 total is an estimate. No statement takes row locks.`,
+	db:  true,
 	run: runStats,
 }
 

@@ -30,6 +30,7 @@ are stored under plain tokens only.`,
 		fs.IntVar(&o.batch, "batch", sessionmysql.DefaultUpgradeBatchSize, "rows read per batch")
 		return o
 	},
+	db:  true,
 	run: runUpgradeTokens,
 }
 
