@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 
 	sessionmysql "sessionkit.dev/sessionkit/mysql"
 )
@@ -17,7 +18,9 @@ upgrade-tokens moves every unexpired session stored under a plain token
 SHA-256 of its token, as the services do on a session's first use with
 SESSION_UPGRADE_PLAIN_TOKENS=true, so that no plain token is left in the
 table. Nobody is logged out. It walks the table in batches, showing its
-progress, and ends with the sessions moved, the batches and the time.
+progress, and ends with the sessions moved, the batches and the time; the
+log line on stderr counts the rows it skipped (changed meanwhile, their
+hash stored already, or unreadable). It is safe while the services run.
 
 It refuses to run unless SESSION_HASH_TOKEN=true and
 SESSION_UPGRADE_PLAIN_TOKENS=true are set for it, and they must be set for
@@ -59,7 +62,9 @@ Then run it with both set.
 `, c.name)
 		return exitUsage
 	}
-	op, code := a.open(ctx, c, nil)
+	// At Info level, the store's closing line counts the rows skipped:
+	// those whose hash was stored already, changed meanwhile, unreadable.
+	op, code := a.open(ctx, c, slog.New(slog.NewTextHandler(a.stderr, nil)))
 	if op == nil {
 		return code
 	}

@@ -36,7 +36,8 @@ func TestUpgradeTokensHashesPlainTokens(t *testing.T) {
 	env["SESSION_HASH_TOKEN"] = "true"
 	env["SESSION_UPGRADE_PLAIN_TOKENS"] = "true"
 	r := runCommand(t, env, "upgrade-tokens", "-batch", "10")
-	r.want(t, 0, []string{"moved 25 sessions of `sessions` from a plain token to its hash in 3 batches in "}, nil)
+	r.want(t, 0, []string{"moved 25 sessions of `sessions` from a plain token to its hash in 3 batches in "},
+		[]string{"UpgradeTokens done", "upgraded=25", "hash_already_stored=0"})
 	for i := range n {
 		plain := token("plain", i)
 		if count(t, db, "token = ?", plain) != 0 || count(t, db, "token = ?", sessionmysql.HashToken(plain)) != 1 {
