@@ -1,10 +1,16 @@
 package mysql
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
 )
 
 // BenchmarkCommitParallel commits from 1 and 16 goroutines for each
@@ -53,4 +59,85 @@ func benchCommit(b *testing.B, s *Store, goroutines int) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// BenchmarkCommitUser commits anonymous sessions and sessions bound to a
+// user to one table with the user columns, from 1 and 16 goroutines, each
+// call in a request's context (an address and a browser's user agent) as
+// sessionkit's middleware makes it. The data are scs's encoding of the same
+// number of values and bytes: a CSRF token, a flash message and, for the
+// bound sessions, the user's ID (for the anonymous ones a value of the same
+// length under another key of the same length). The sessions exist before
+// the timer starts, so that every commit rewrites a row.
+func BenchmarkCommitUser(b *testing.B) {
+	db := newDB(b, []string{usersTable})
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	s, err := NewWithConfig(db, noCleanup())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	info := RequestInfo{IP: "203.0.113.7",
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"}
+	expiry := time.Now().Add(time.Hour)
+	for _, g := range []int{1, 16} {
+		for _, kind := range []string{"anonymous", "bound"} {
+			sessions := benchUserSessions(b, kind, 1000, expiry)
+			for token, data := range sessions {
+				if err := s.CommitCtx(WithRequest(context.Background(), info), token, data, expiry); err != nil {
+					b.Fatal(err)
+				}
+			}
+			tokens := slices.Sorted(maps.Keys(sessions))
+			b.Run(fmt.Sprintf("%s/goroutines=%d", kind, g), func(b *testing.B) {
+				commit := func() error {
+					token := tokens[rand.IntN(len(tokens))]
+					return s.CommitCtx(WithRequest(context.Background(), info), token, sessions[token], expiry)
+				}
+				b.ReportAllocs()
+				if g == 1 {
+					for i := 0; i < b.N; i++ {
+						if err := commit(); err != nil {
+							b.Fatal(err)
+						}
+					}
+				} else {
+					b.SetParallelism((g + 1) / 2)
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							if err := commit(); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+			})
+		}
+	}
+}
+
+// benchUserSessions returns n sessions of a kind ("anonymous" or "bound")
+// by token, encoded as scs encodes them.
+func benchUserSessions(b *testing.B, kind string, n int, deadline time.Time) map[string][]byte {
+	b.Helper()
+	key := strings.Repeat("x", len(UserKey))
+	if kind == "bound" {
+		key = UserKey
+	}
+	sessions := make(map[string][]byte, n)
+	for i := range n {
+		data, err := scs.GobCodec{}.Encode(deadline, map[string]any{
+			"csrf_token": fmt.Sprintf("%043d", rand.Int64()),
+			"flash":      "Your changes have been saved. " + strings.Repeat(".", 100),
+			key:          fmt.Sprintf("user-%08d", i),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sessions[tokenFor(kind[:4], i)] = data
+	}
+	return sessions
 }
