@@ -104,19 +104,32 @@ func SessionID(storedToken string) string {
 }
 
 // userOf returns the user a session's data binds it to. Data that does not
-// hold UserKey is not decoded.
+// hold UserKey is not read; data readUser cannot read exactly is decoded
+// (see userkey.go).
 func userOf(data []byte) string {
 	if !bytes.Contains(data, []byte(UserKey)) {
 		return ""
 	}
+	var user string
+	if b, ok := readUser(data); ok {
+		user = string(b)
+	} else {
+		user = decodeUser(data)
+	}
+	if len(user) > maxUserID {
+		return "" // would not be exact: bound to no user (see MaxUserIDLength)
+	}
+	return user
+}
+
+// decodeUser returns the UserKey value of data decoded by scs's GobCodec,
+// when it is a string.
+func decodeUser(data []byte) string {
 	_, values, err := scs.GobCodec{}.Decode(data)
 	if err != nil {
 		return ""
 	}
 	user, _ := values[UserKey].(string)
-	if len(user) > maxUserID {
-		return "" // would not be exact: bound to no user (see MaxUserIDLength)
-	}
 	return user
 }
 
