@@ -121,6 +121,10 @@ const (
 // session is bound to a user and was last seen over a minute ago.
 const seenStale = "user_id IS NOT NULL AND (last_seen IS NULL OR last_seen < UTC_TIMESTAMP(6) - INTERVAL 60 SECOND)"
 
+// seenRecently, in a commit's upsert, holds for a row whose last_seen is at
+// most a minute older than the commit's (seenStale's minute).
+const seenRecently = "last_seen >= VALUES(last_seen) - INTERVAL 60 SECOND"
+
 // bounded prefixes a write with its per-statement settings in dialect d:
 // on MariaDB, a bound on its time, lock waits included.
 func bounded(d dialect, bound time.Duration, verb, rest string) string {
@@ -144,14 +148,23 @@ func (q queries) upsert(rows int, d dialect, users bool) string {
 			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",")+
 			" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)")
 	}
-	// created is written once; last_seen only for a session bound to a user
-	// (an anonymous session's row is not rewritten for it); ip and
-	// user_agent are kept where a request gave none, and cleared with the
-	// user.
+	// created is written once; ip and user_agent are kept where a request
+	// gave none, and cleared with the user. last_seen is written only for a
+	// session bound to a user, and then only as the read path does (see
+	// seenStale): when it is over a minute old, or when the user, the
+	// address or the user agent changes with this write. So a commit that
+	// changes nothing else leaves the row as it is (the server then writes
+	// nothing, as for an anonymous session), instead of rewriting it for a
+	// new last_seen. It is assigned before user_id, ip and user_agent, so
+	// that it compares with their stored values.
 	return bounded(d, bound, "INSERT", " INTO "+q.table+" (token, data, expiry, user_id, created, last_seen, ip, user_agent) VALUES "+
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), ?, ?),", rows), ",")+
-		" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry), user_id = VALUES(user_id), "+
-		"created = COALESCE(created, VALUES(created)), last_seen = IF(VALUES(user_id) IS NULL, last_seen, VALUES(last_seen)), "+
+		" ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry), "+
+		"last_seen = IF(VALUES(user_id) IS NULL OR ("+seenRecently+" AND "+
+		"CAST(user_id AS BINARY) <=> CAST(VALUES(user_id) AS BINARY) AND "+
+		"CAST(ip AS BINARY) <=> CAST(COALESCE(VALUES(ip), ip) AS BINARY) AND "+
+		"CAST(user_agent AS BINARY) <=> CAST(COALESCE(VALUES(user_agent), user_agent) AS BINARY)), last_seen, VALUES(last_seen)), "+
+		"user_id = VALUES(user_id), created = COALESCE(created, VALUES(created)), "+
 		"ip = IF(VALUES(user_id) IS NULL, NULL, COALESCE(VALUES(ip), ip)), "+
 		"user_agent = IF(VALUES(user_id) IS NULL, NULL, COALESCE(VALUES(user_agent), user_agent))")
 }

@@ -204,3 +204,63 @@ func TestLastSeenAtMostOnceAMinute(t *testing.T) {
 		t.Errorf("user agent stored with %d bytes, %v; want it cut to %d", len(agent), err, maxUserAgent)
 	}
 }
+
+// TestCommitWritesLastSeenAtMostOnceAMinute commits a bound session again
+// and again: last_seen is written when it is over a minute old, or when the
+// user, the address or the user agent changes, and not otherwise.
+func TestCommitWritesLastSeenAtMostOnceAMinute(t *testing.T) {
+	t.Parallel()
+	s, db := usersStore(t)
+	expiry := time.Now().Add(time.Hour)
+	laptop := RequestInfo{IP: "192.0.2.1", UserAgent: "Laptop Browser/1.0"}
+	commit := func(info RequestInfo, user string) {
+		t.Helper()
+		if err := s.CommitCtx(WithRequest(context.Background(), info), tokenA, userData(t, user), expiry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setSeen := func(ago string) {
+		t.Helper()
+		if _, err := db.Exec("UPDATE sessions SET last_seen = UTC_TIMESTAMP(6) - INTERVAL " + ago + ", expiry = expiry"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seenAgo := func() (time.Duration, string, string) {
+		t.Helper()
+		var ago float64
+		var ip, agent sql.NullString
+		if err := db.QueryRow("SELECT TIMESTAMPDIFF(MICROSECOND, last_seen, UTC_TIMESTAMP(6)) / 1e6, ip, user_agent FROM sessions").Scan(&ago, &ip, &agent); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ago * float64(time.Second)), ip.String, agent.String
+	}
+	commit(laptop, "ada")
+	for _, step := range []struct {
+		name    string
+		seen    string // last_seen before the commit, ago
+		info    RequestInfo
+		user    string
+		written bool
+	}{
+		{"nothing changed, seen 30s ago", "30 SECOND", laptop, "ada", false},
+		{"no address or user agent given", "30 SECOND", RequestInfo{}, "ada", false},
+		{"seen 2 minutes ago", "2 MINUTE", laptop, "ada", true},
+		{"another address", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: laptop.UserAgent}, "ada", true},
+		{"another user agent", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "ada", true},
+		{"another user", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "bob", true},
+		{"a user differing by a trailing space", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "bob ", true},
+	} {
+		setSeen(step.seen)
+		commit(step.info, step.user)
+		ago, ip, agent := seenAgo()
+		if written := ago < 10*time.Second; written != step.written {
+			t.Errorf("%s: last seen %v ago; want it written: %v", step.name, ago, step.written)
+		}
+		if step.info.IP != "" && (ip != step.info.IP || agent != step.info.UserAgent) {
+			t.Errorf("%s: ip %q, user agent %q; want %q, %q", step.name, ip, agent, step.info.IP, step.info.UserAgent)
+		}
+	}
+	if list, err := s.Sessions(context.Background(), "bob "); err != nil || len(list) != 1 {
+		t.Errorf("Sessions(%q) = %v, %v; want the session", "bob ", list, err)
+	}
+}
