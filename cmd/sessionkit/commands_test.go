@@ -215,6 +215,9 @@ func TestRevokeUserEndsEverySessionOfTheUser(t *testing.T) {
 	if a, b := count(t, db, "user_id = 'alice'"), count(t, db, "user_id = 'bob'"); a != 0 || b != 1 {
 		t.Errorf("after revoke-user alice: %d sessions of alice, %d of bob; want 0 and 1", a, b)
 	}
+	insert(t, db, token("dash", 1), 1, time.Hour, "-42")
+	r = runCommand(t, env, "revoke-user", "--", "-42")
+	r.want(t, 0, []string{`ended 1 session of user "-42"`}, nil)
 	r = runCommand(t, env, "revoke-user", "carol")
 	r.want(t, 0, []string{`ended 0 sessions of user "carol"`}, nil)
 }

@@ -17,7 +17,8 @@ revoke-user ends every unexpired session bound to the user ID (the ID the
 service gave kit.Login): after a password change, or when an account is
 taken over. The user's next request, on any replica, has no session.
 It needs the user columns in the table; without them it fails and prints
-the ALTER TABLE that adds them.`,
+the ALTER TABLE that adds them. An ID that starts with "-" goes after "--":
+sessionkit revoke-user -- -42.`,
 	db:  true,
 	run: runRevokeUser,
 }
