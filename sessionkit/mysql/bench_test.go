@@ -68,7 +68,10 @@ func benchCommit(b *testing.B, s *Store, goroutines int) {
 // number of values and bytes: a CSRF token, a flash message and, for the
 // bound sessions, the user's ID (for the anonymous ones a value of the same
 // length under another key of the same length). The sessions exist before
-// the timer starts, so that every commit rewrites a row.
+// the timer starts, so that every commit updates a row: with expiry=fixed
+// each commit writes what is stored (the server changes nothing), with
+// expiry=moving each moves the session's expiry, as scs's IdleTimeout does
+// on every request.
 func BenchmarkCommitUser(b *testing.B) {
 	db := newDB(b, []string{usersTable})
 	db.SetMaxOpenConns(32)
@@ -80,41 +83,51 @@ func BenchmarkCommitUser(b *testing.B) {
 	defer s.Close()
 	info := RequestInfo{IP: "203.0.113.7",
 		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"}
-	expiry := time.Now().Add(time.Hour)
-	for _, g := range []int{1, 16} {
-		for _, kind := range []string{"anonymous", "bound"} {
-			sessions := benchUserSessions(b, kind, 1000, expiry)
-			for token, data := range sessions {
-				if err := s.CommitCtx(WithRequest(context.Background(), info), token, data, expiry); err != nil {
-					b.Fatal(err)
-				}
-			}
-			tokens := slices.Sorted(maps.Keys(sessions))
-			b.Run(fmt.Sprintf("%s/goroutines=%d", kind, g), func(b *testing.B) {
-				commit := func() error {
-					token := tokens[rand.IntN(len(tokens))]
-					return s.CommitCtx(WithRequest(context.Background(), info), token, sessions[token], expiry)
-				}
-				b.ReportAllocs()
-				if g == 1 {
-					for i := 0; i < b.N; i++ {
-						if err := commit(); err != nil {
-							b.Fatal(err)
-						}
+	fixed := time.Now().Add(time.Hour)
+	for _, moving := range []bool{false, true} {
+		for _, g := range []int{1, 16} {
+			for _, kind := range []string{"anonymous", "bound"} {
+				sessions := benchUserSessions(b, kind, 1000, fixed)
+				for token, data := range sessions {
+					if err := s.CommitCtx(WithRequest(context.Background(), info), token, data, fixed); err != nil {
+						b.Fatal(err)
 					}
-				} else {
-					b.SetParallelism((g + 1) / 2)
-					b.RunParallel(func(pb *testing.PB) {
-						for pb.Next() {
+				}
+				tokens := slices.Sorted(maps.Keys(sessions))
+				name := fmt.Sprintf("expiry=fixed/%s/goroutines=%d", kind, g)
+				if moving {
+					name = fmt.Sprintf("expiry=moving/%s/goroutines=%d", kind, g)
+				}
+				b.Run(name, func(b *testing.B) {
+					commit := func() error {
+						token := tokens[rand.IntN(len(tokens))]
+						expiry := fixed
+						if moving {
+							expiry = time.Now().Add(time.Hour)
+						}
+						return s.CommitCtx(WithRequest(context.Background(), info), token, sessions[token], expiry)
+					}
+					b.ReportAllocs()
+					if g == 1 {
+						for i := 0; i < b.N; i++ {
 							if err := commit(); err != nil {
-								b.Error(err)
-								return
+								b.Fatal(err)
 							}
 						}
-					})
-				}
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
-			})
+					} else {
+						b.SetParallelism((g + 1) / 2)
+						b.RunParallel(func(pb *testing.PB) {
+							for pb.Next() {
+								if err := commit(); err != nil {
+									b.Error(err)
+									return
+								}
+							}
+						})
+					}
+					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+				})
+			}
 		}
 	}
 }
