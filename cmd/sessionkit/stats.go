@@ -20,9 +20,9 @@ estimate of its size on disk and, where the table has the user columns, how
 many users have sessions and how many each (max and distribution).
 
 On a large table it reads indexes, not rows, where it can: the counts read
-the expiry index once (about a second per ten million rows), the sessions
-per user the user_id index once (so they include expired sessions not yet
-deleted). Data sizes are exact up to 100,000 rows; above that they come
+the expiry index once (a million rows take a second or two, ten million
+tens of seconds), the sessions per user the user_id index once (so they
+include expired sessions not yet deleted). Data sizes are exact up to 100,000 rows; above that they come
 from a sample of 10,000 rows at random points of the primary key, and the
 total is an estimate. No statement takes row locks.`,
 	db:  true,
