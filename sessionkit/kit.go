@@ -175,11 +175,10 @@ func NewWithDB(ctx context.Context, cfg Config, db *sql.DB) (*Kit, error) {
 	return newMySQLKit(ctx, cfg, db, false, "the database")
 }
 
-// newMySQLKit builds the store on db, checks the database and the table,
-// and makes the session manager. On error it stops what it started, but
-// leaves db open.
-func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where string) (*Kit, error) {
-	logger := loggerOf(cfg)
+// storeConfig is the store's configuration for cfg. ownDB says whether the
+// kit opened the pool from cfg.MySQLDSN (so that the DSN's settings are the
+// pool's).
+func storeConfig(cfg Config, ownDB bool) sessionmysql.Config {
 	sc := sessionmysql.DefaultConfig()
 	sc.Table = cfg.Table
 	sc.CleanupInterval = cfg.CleanupInterval
@@ -188,11 +187,19 @@ func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where 
 	sc.QueryTimeout = cfg.DBQueryTimeout
 	sc.TouchInterval = touchInterval(cfg.IdleTimeout)
 	sc.PoolSetsSyncWait = ownDB && dsnSets(cfg.MySQLDSN, "wsrep_sync_wait")
-	sc.Logger = logger
+	sc.Logger = loggerOf(cfg)
 	sc.EncryptionKeys = cfg.EncryptionKeys
 	sc.HashedTokens = cfg.HashToken
 	sc.UpgradePlainTokens = cfg.UpgradePlainTokens
-	store, err := sessionmysql.NewWithConfig(db, sc)
+	return sc
+}
+
+// newMySQLKit builds the store on db, checks the database and the table,
+// and makes the session manager. On error it stops what it started, but
+// leaves db open.
+func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where string) (*Kit, error) {
+	logger := loggerOf(cfg)
+	store, err := sessionmysql.NewWithConfig(db, storeConfig(cfg, ownDB))
 	if err != nil {
 		return nil, fmt.Errorf("sessionkit: %w", err)
 	}

@@ -38,19 +38,9 @@ func OpenStore(ctx context.Context, cfg Config) (*sessionmysql.Store, *sql.DB, e
 			return nil, nil, err
 		}
 	}
-	// As newMySQLKit configures the store, without the background cleanup.
-	sc := sessionmysql.DefaultConfig()
-	sc.Table = cfg.Table
+	// As New configures the store, without the background cleanup.
+	sc := storeConfig(cfg, true)
 	sc.CleanupInterval = 0
-	sc.CleanupBatchSize = cfg.CleanupBatchSize
-	sc.MaxInflight = cfg.DBMaxInflight
-	sc.QueryTimeout = cfg.DBQueryTimeout
-	sc.TouchInterval = touchInterval(cfg.IdleTimeout)
-	sc.PoolSetsSyncWait = dsnSets(cfg.MySQLDSN, "wsrep_sync_wait")
-	sc.Logger = loggerOf(cfg)
-	sc.EncryptionKeys = cfg.EncryptionKeys
-	sc.HashedTokens = cfg.HashToken
-	sc.UpgradePlainTokens = cfg.UpgradePlainTokens
 	store, err := sessionmysql.NewWithConfig(db, sc)
 	if err != nil {
 		db.Close()
