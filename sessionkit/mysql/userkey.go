@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,24 +29,25 @@ import (
 // stream has not sent yet (each ends a message, and the value goes on in
 // the next one), the type's id, a byte count and the value itself.
 //
-// readUser reads every key, and skips the other values by their byte
-// count. That count covers the whole value only when the value's type holds
-// no interface: an interface inside a value may carry type definitions,
-// which split the value. So readUser reads each type definition the stream
-// sends, and gives up on a stream that defines a type holding an interface
-// (a map[string]interface{} or a struct with an interface field among the
-// session's values): those streams are decoded in full. It gives up, too,
-// on anything else it does not expect: a value of a basic type that does
-// not fill its byte count exactly, a type id not defined before its use,
-// a UserKey whose value is named "string" but is not gob's string,
-// trailing bytes.
+// readUser reads each type definition the stream sends, and walks every
+// value of the map as gob's decoder does, by the definitions of their
+// types, without building them: so it reads the same keys as the decoder.
+// It gives up on a stream that defines a type holding an interface (a
+// map[string]interface{} or a struct with an interface field among the
+// session's values: an interface inside a value carries type definitions
+// of its own, which split the value), and those streams are decoded in
+// full. It gives up, too, on anything else it does not expect: a value
+// that does not fill its byte count exactly (the decoder does not read the
+// count), a type id it cannot resolve, a UserKey whose value is named
+// "string" but is not gob's string, trailing bytes.
 //
-// What it does not check is what only the decode itself can: that each
-// type name is registered with gob and matches the type sent for it, and
-// the bytes inside the values it skips. Encodings made by scs's codec in
-// this process pass all of these (gob refuses to encode a type that is not
-// registered), and the data a Commit is given are such an encoding, or
-// another codec's, which does not start with the same type definitions.
+// What it does not check is what only the decoder can, knowing the Go
+// types: that each type name is registered with gob, that the type sent
+// for it matches the registered one, and that a number fits the Go type it
+// is decoded into. Encodings made by scs's codec in this process pass all
+// of these (gob refuses to encode a type that is not registered), and the
+// data a Commit is given are such an encoding, or another codec's, which
+// does not start with the same type definitions.
 
 // Type ids that gob predefines.
 const (
@@ -64,16 +66,40 @@ const (
 const (
 	maxGobDefs     = 32   // type definitions in one stream
 	maxGobRefs     = 64   // references from them to other types
+	maxGobDepth    = 32   // values inside values
 	maxGobTypeName = 1024 // as gob's decoder
 )
+
+// The kinds of a type, by the field of gob's wireType that defines it; the
+// others (GobEncoder, BinaryMarshaler, TextMarshaler) encode themselves as
+// a byte count and bytes.
+const (
+	wireArray  = 0
+	wireSlice  = 1
+	wireStruct = 2
+	wireMap    = 3
+)
+
+// gobType is a type a stream defines: its kind, an array's length, and
+// the types it is made of, refs[from:to] of what read it: a struct's
+// fields in order, an array's or a slice's element, a map's key and
+// element.
+type gobType struct {
+	id       int64
+	kind     int
+	length   int64
+	from, to int
+}
 
 // sessionHeader is what every session scs's GobCodec encodes in this
 // process starts with.
 type sessionHeader struct {
-	defs  []byte  // the messages defining the session struct's types
-	id    int64   // the session struct's type id
-	ids   []int64 // the types defined there
-	plain []int64 // those of them that hold no interface (time.Time)
+	defs  []byte    // the messages defining the session struct's types
+	id    int64     // the session struct's type id
+	types []gobType // the types defined there
+	refs  []int64
+	ids   []int64 // the ids of the types
+	plain []int64 // the ids of those that hold no interface (time.Time's)
 }
 
 // ownHeader reads the header from an encoding of an empty session, once; nil
@@ -98,11 +124,12 @@ func readHeader(data []byte) *sessionHeader {
 			return nil
 		}
 		if id >= 0 {
-			h := &sessionHeader{defs: data[:start], id: id}
-			for _, d := range r.defined[:r.nDefined] {
-				h.ids = append(h.ids, d)
+			h := &sessionHeader{defs: data[:start], id: id,
+				types: slices.Clone(r.types[:r.nTypes]), refs: slices.Clone(r.refs[:r.nRefs])}
+			for _, t := range h.types {
+				h.ids = append(h.ids, t.id)
 			}
-			h.plain = plainTypes(h.ids, r.refs[:r.nRefs])
+			h.plain = plainTypes(h.types, h.refs)
 			return h
 		}
 		r.define(-id)
@@ -113,24 +140,23 @@ func readHeader(data []byte) *sessionHeader {
 	return nil
 }
 
-// plainTypes returns the ids of types that hold no interface, given what
-// each refers to.
-func plainTypes(ids []int64, refs [][2]int64) []int64 {
+// plainTypes returns the ids of the types that hold no interface.
+func plainTypes(types []gobType, refs []int64) []int64 {
 	var plain []int64
 	for changed := true; changed; {
 		changed = false
-		for _, id := range ids {
-			if contains(plain, id) {
+		for _, t := range types {
+			if contains(plain, t.id) {
 				continue
 			}
 			ok := true
-			for _, ref := range refs {
-				if ref[0] == id && !(isBasicType(ref[1]) || contains(plain, ref[1])) {
+			for _, ref := range refs[t.from:t.to] {
+				if !isBasicType(ref) && !contains(plain, ref) {
 					ok = false
 				}
 			}
 			if ok {
-				plain = append(plain, id)
+				plain = append(plain, t.id)
 				changed = true
 			}
 		}
@@ -202,11 +228,10 @@ type gobReader struct {
 	bad    bool
 	header *sessionHeader // nil while reading the header itself
 
-	defined  [maxGobDefs]int64    // the types the stream has defined
-	nDefined int                  //
-	refs     [maxGobRefs][2]int64 // type, type it refers to
-	nRefs    int                  //
-	current  int64                // the type being defined
+	types  [maxGobDefs]gobType // the types the stream has defined, nTypes of them
+	nTypes int
+	refs   [maxGobRefs]int64 // what they are made of, nRefs of them
+	nRefs  int
 }
 
 // nextMessage moves to the next message.
@@ -308,42 +333,34 @@ func (r *gobReader) typeSequence(inInterface bool) int64 {
 	return -1
 }
 
-// define reads the definition of type id.
+// define reads the definition of type id: a wireType, of which one field
+// is set.
 func (r *gobReader) define(id int64) {
-	if id < gobFirstUser || r.isDefined(id) || r.nDefined == maxGobDefs {
+	if id < gobFirstUser || r.isDefined(id) || r.nTypes == maxGobDefs {
 		r.bad = true
 		return
 	}
-	r.defined[r.nDefined] = id
-	r.nDefined++
-	r.current = id
-	// A wireType: one of ArrayT, SliceT, StructT, MapT, GobEncoderT,
-	// BinaryMarshalerT, TextMarshalerT.
+	t := gobType{id: id, from: r.nRefs}
 	kinds := 0
 	for f := -1; ; {
 		if f = r.field(f, 6); f < 0 {
 			break
 		}
 		kinds++
-		r.typeBody(f)
+		t.kind = f
+		t.length = r.typeBody(f)
 	}
 	if kinds != 1 {
 		r.bad = true
 	}
+	t.to = r.nRefs
+	r.types[r.nTypes] = t
+	r.nTypes++
 }
 
-// The kinds of a wireType, by field number.
-const (
-	wireArray  = 0
-	wireSlice  = 1
-	wireStruct = 2
-	wireMap    = 3
-)
-
 // typeBody reads one kind of type: its CommonType, then the ids of the
-// types it is made of (an array also has a length; a struct has fields,
-// each a name and a type id; a GobEncoder has nothing more).
-func (r *gobReader) typeBody(kind int) {
+// types it is made of; an array also has a length, which it returns.
+func (r *gobReader) typeBody(kind int) (length int64) {
 	last := 0
 	switch kind {
 	case wireArray, wireMap:
@@ -353,7 +370,7 @@ func (r *gobReader) typeBody(kind int) {
 	}
 	for f := -1; ; {
 		if f = r.field(f, last); f < 0 {
-			return
+			return length
 		}
 		switch {
 		case f == 0:
@@ -367,7 +384,7 @@ func (r *gobReader) typeBody(kind int) {
 				r.fieldType()
 			}
 		case kind == wireArray && f == 2:
-			r.int() // Len
+			length = r.int()
 		default:
 			r.refer(r.int())
 		}
@@ -388,41 +405,40 @@ func (r *gobReader) commonType() {
 	}
 }
 
-// fieldType reads a struct field's name and type id.
+// fieldType reads a struct field's name and type id. A field left out
+// would have id 0, which resolves to no type.
 func (r *gobReader) fieldType() {
+	id := int64(0)
 	for f := -1; ; {
 		if f = r.field(f, 1); f < 0 {
-			return
+			break
 		}
 		if f == 0 {
 			r.bytes()
 		} else {
-			r.refer(r.int())
+			id = r.int()
 		}
 	}
+	r.refer(id)
 }
 
-// refer records that the type being defined holds a value of type id.
-// Reading a session, a type that holds an interface, or a header type
-// other than a plain one, ends the fast path.
+// refer records that the type being defined is made of type id. Reading a
+// session, a type made of an interface, or of a header type that holds
+// one, ends the fast path.
 func (r *gobReader) refer(id int64) {
 	if r.bad {
 		return
 	}
-	if r.header != nil {
-		switch {
-		case isBasicType(id), contains(r.header.plain, id):
-			return
-		case id < gobFirstUser, contains(r.header.ids, id):
-			r.bad = true
-			return
-		}
+	if h := r.header; h != nil && !isBasicType(id) && !contains(h.plain, id) &&
+		(id < gobFirstUser || contains(h.ids, id)) {
+		r.bad = true
+		return
 	}
 	if r.nRefs == maxGobRefs {
 		r.bad = true
 		return
 	}
-	r.refs[r.nRefs] = [2]int64{r.current, id}
+	r.refs[r.nRefs] = id
 	r.nRefs++
 }
 
@@ -430,31 +446,103 @@ func (r *gobReader) isDefined(id int64) bool {
 	if r.header != nil && contains(r.header.ids, id) {
 		return true
 	}
-	for _, d := range r.defined[:r.nDefined] {
-		if d == id {
+	for _, t := range r.types[:r.nTypes] {
+		if t.id == id {
 			return true
 		}
 	}
 	return false
 }
 
-// usable reports whether a value of type id can be skipped by its byte
-// count: its type and every type the stream has defined so far hold no
-// interface (checked as they were read), and every type they refer to is
-// defined.
-func (r *gobReader) usable(id int64) bool {
-	if isBasicType(id) || contains(r.header.plain, id) {
-		return true
+// lookup returns the definition of type id and what it is made of: one the
+// stream sent, or a plain one of the header.
+func (r *gobReader) lookup(id int64) (gobType, []int64, bool) {
+	for _, t := range r.types[:r.nTypes] {
+		if t.id == id {
+			return t, r.refs[t.from:t.to], true
+		}
 	}
-	if id < gobFirstUser || !r.isDefined(id) || contains(r.header.ids, id) {
-		return false
+	if h := r.header; h != nil && contains(h.plain, id) {
+		for _, t := range h.types {
+			if t.id == id {
+				return t, h.refs[t.from:t.to], true
+			}
+		}
 	}
-	for _, ref := range r.refs[:r.nRefs] {
-		if !r.isDefined(ref[1]) {
+	return gobType{}, nil, false
+}
+
+// resolved reports whether every type the stream has defined is made of
+// types that are basic or defined.
+func (r *gobReader) resolved() bool {
+	for _, id := range r.refs[:r.nRefs] {
+		if !isBasicType(id) && !r.isDefined(id) {
 			return false
 		}
 	}
 	return true
+}
+
+// skip reads a value of type id as gob's decoder reads it, without keeping
+// it.
+func (r *gobReader) skip(id int64, depth int) {
+	if r.bad {
+		return
+	}
+	switch id {
+	case gobBool, gobInt, gobUint, gobFloat:
+		r.uint()
+		return
+	case gobBytes, gobString:
+		r.bytes()
+		return
+	case gobComplex:
+		r.uint()
+		r.uint()
+		return
+	}
+	t, refs, ok := r.lookup(id)
+	if !ok || depth == maxGobDepth || !wellFormed(t.kind, len(refs)) {
+		r.bad = true
+		return
+	}
+	switch t.kind {
+	case wireStruct:
+		for f := -1; !r.bad; {
+			if f = r.field(f, len(refs)-1); f < 0 {
+				break
+			}
+			r.skip(refs[f], depth+1)
+		}
+	case wireSlice, wireArray, wireMap:
+		n := r.uint()
+		if n > uint64(len(r.msg)) || t.kind == wireArray && n != uint64(t.length) {
+			r.bad = true
+		}
+		for i := uint64(0); i < n && !r.bad; i++ {
+			for _, ref := range refs {
+				r.skip(ref, depth+1)
+			}
+		}
+	default:
+		r.bytes()
+	}
+}
+
+// wellFormed reports whether a type of a kind is made of n types: an array
+// or a slice of its element, a map of its key and element, a type that
+// encodes itself of none. (A struct's fields are all there: a field left
+// out of the definition is type 0, which resolves to none.)
+func wellFormed(kind, n int) bool {
+	switch kind {
+	case wireStruct:
+		return true
+	case wireArray, wireSlice:
+		return n == 1
+	case wireMap:
+		return n == 2
+	}
+	return n == 0
 }
 
 // interfaceValue reads an interface value of the session's map, and
@@ -471,43 +559,31 @@ func (r *gobReader) interfaceValue() (s []byte, isString bool) {
 	name := r.msg[:n]
 	r.msg = r.msg[n:]
 	id := r.typeSequence(true)
-	value := r.bytes()
-	if r.bad || !r.usable(id) {
+	isString = string(name) == "string"
+	if isString && id != gobString || !r.resolved() {
+		r.bad = true
+	}
+	// A byte count, then the value: a struct, or any other type as a
+	// singleton, a zero field delta before it.
+	count := r.uint()
+	if r.bad || count > uint64(len(r.msg)) {
 		r.bad = true
 		return nil, false
 	}
-	if !isBasicType(id) {
-		if string(name) == "string" {
+	before := len(r.msg)
+	if t, _, ok := r.lookup(id); !ok || t.kind != wireStruct {
+		if r.uint() != 0 {
 			r.bad = true
 		}
-		return nil, false
 	}
-	// A value of a basic type is a singleton: a zero field delta, then the
-	// value, filling the byte count.
-	v := gobReader{msg: value}
-	if v.uint() != 0 {
+	if id == gobString {
+		s = r.bytes()
+	} else {
+		r.skip(id, 0)
+	}
+	if r.bad || before-len(r.msg) != int(count) {
 		r.bad = true
 		return nil, false
 	}
-	switch id {
-	case gobBytes, gobString:
-		s = v.bytes()
-	case gobComplex:
-		v.uint()
-		v.uint()
-	default:
-		v.uint()
-	}
-	if v.bad || len(v.msg) != 0 {
-		r.bad = true
-		return nil, false
-	}
-	switch {
-	case string(name) != "string":
-		return nil, false
-	case id != gobString:
-		r.bad = true
-		return nil, false
-	}
-	return s, true
+	return s, isString
 }

@@ -267,7 +267,8 @@ func (g *sessionMaker) text() string {
 	case 2:
 		return ""
 	case 3:
-		return string(g.in[:min(len(g.in), int(g.byte()%32))]) // any bytes
+		n := min(int(g.byte()%32), len(g.in))
+		return string(g.in[:n]) // any bytes
 	case 4:
 		return "user-" + fmt.Sprint(g.byte())
 	default:
