@@ -57,8 +57,7 @@ const (
 	gobFloat     = 4
 	gobBytes     = 5
 	gobString    = 6
-	gobComplex   = 7
-	gobInterface = 8
+	gobComplex   = 7  // 8 is interface: a type made of one is not read
 	gobFirstUser = 64 // the first id of a type a stream defines
 )
 
