@@ -448,33 +448,13 @@ func (r serverReads) minus(before serverReads, n float64) serverReads {
 }
 
 func readServerReads(db *sql.DB) (serverReads, error) {
-	rows, err := db.Query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_read_requests', 'Innodb_buffer_pool_reads', " +
-		"'Innodb_buffer_pool_pages_flushed', 'Handler_read_key', 'Handler_read_next')")
+	c, err := GlobalStatus(context.Background(), db, "Innodb_buffer_pool_read_requests", "Innodb_buffer_pool_reads",
+		"Innodb_buffer_pool_pages_flushed", "Handler_read_key", "Handler_read_next")
 	if err != nil {
 		return serverReads{}, err
 	}
-	defer rows.Close()
-	var s serverReads
-	for rows.Next() {
-		var name string
-		var v float64
-		if err := rows.Scan(&name, &v); err != nil {
-			return s, err
-		}
-		switch strings.ToLower(name) {
-		case "innodb_buffer_pool_read_requests":
-			s.pageRequests = v
-		case "innodb_buffer_pool_reads":
-			s.diskReads = v
-		case "handler_read_key":
-			s.readKey = v
-		case "handler_read_next":
-			s.readNext = v
-		case "innodb_buffer_pool_pages_flushed":
-			s.flushed = v
-		}
-	}
-	return s, rows.Err()
+	return serverReads{pageRequests: float64(c["Innodb_buffer_pool_read_requests"]), diskReads: float64(c["Innodb_buffer_pool_reads"]),
+		flushed: float64(c["Innodb_buffer_pool_pages_flushed"]), readKey: float64(c["Handler_read_key"]), readNext: float64(c["Handler_read_next"])}, nil
 }
 
 // compareScale runs Find and Commit on both targets, round after round, and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // StatementCounts are the server's counters of prepared-statement commands
@@ -14,34 +15,44 @@ type StatementCounts struct {
 	Prepare, Execute, Close, Queries int64
 }
 
-// ReadStatementCounts reads the server-wide counters. They count every
-// client of the server, so deltas are exact only while nothing else runs on
-// it.
-func ReadStatementCounts(ctx context.Context, db *sql.DB) (StatementCounts, error) {
-	rows, err := db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_stmt_prepare', 'Com_stmt_execute', 'Com_stmt_close', 'Queries')")
+// GlobalStatus reads the server-wide status counters (SHOW GLOBAL STATUS)
+// of the given names, keyed by name as given; a counter the server does not
+// have is left out.
+func GlobalStatus(ctx context.Context, db *sql.DB, names ...string) (map[string]int64, error) {
+	byLower := make(map[string]string, len(names))
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		byLower[strings.ToLower(n)] = n
+		quoted[i] = "'" + n + "'"
+	}
+	rows, err := db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ("+strings.Join(quoted, ", ")+")")
 	if err != nil {
-		return StatementCounts{}, err
+		return nil, err
 	}
 	defer rows.Close()
-	var c StatementCounts
+	counts := make(map[string]int64, len(names))
 	for rows.Next() {
 		var name string
 		var value int64
 		if err := rows.Scan(&name, &value); err != nil {
-			return StatementCounts{}, err
+			return nil, err
 		}
-		switch name {
-		case "Com_stmt_prepare":
-			c.Prepare = value
-		case "Com_stmt_execute":
-			c.Execute = value
-		case "Com_stmt_close":
-			c.Close = value
-		case "Queries":
-			c.Queries = value
+		if n, ok := byLower[strings.ToLower(name)]; ok {
+			counts[n] = value
 		}
 	}
-	return c, rows.Err()
+	return counts, rows.Err()
+}
+
+// ReadStatementCounts reads the server-wide counters. They count every
+// client of the server, so deltas are exact only while nothing else runs on
+// it.
+func ReadStatementCounts(ctx context.Context, db *sql.DB) (StatementCounts, error) {
+	c, err := GlobalStatus(ctx, db, "Com_stmt_prepare", "Com_stmt_execute", "Com_stmt_close", "Queries")
+	if err != nil {
+		return StatementCounts{}, err
+	}
+	return StatementCounts{Prepare: c["Com_stmt_prepare"], Execute: c["Com_stmt_execute"], Close: c["Com_stmt_close"], Queries: c["Queries"]}, nil
 }
 
 // PerOp returns the counts from before to c divided by n operations, as

@@ -428,35 +428,13 @@ func (a mysqlCounters) plus(b mysqlCounters) mysqlCounters {
 }
 
 func readMySQL(db *sql.DB) (mysqlCounters, error) {
-	rows, err := db.Query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_stmt_execute', 'Com_stmt_prepare', 'Handler_write', " +
-		"'Handler_update', 'Handler_delete', 'Innodb_data_fsyncs')")
+	c, err := bench.GlobalStatus(context.Background(), db, "Com_stmt_execute", "Com_stmt_prepare", "Handler_write",
+		"Handler_update", "Handler_delete", "Innodb_data_fsyncs")
 	if err != nil {
 		return mysqlCounters{}, err
 	}
-	defer rows.Close()
-	var c mysqlCounters
-	for rows.Next() {
-		var name string
-		var v int64
-		if err := rows.Scan(&name, &v); err != nil {
-			return c, err
-		}
-		switch strings.ToLower(name) {
-		case "com_stmt_execute":
-			c.stmtExecute = v
-		case "com_stmt_prepare":
-			c.stmtPrepare = v
-		case "handler_write":
-			c.handlerWrite = v
-		case "handler_update":
-			c.handlerUpdate = v
-		case "handler_delete":
-			c.handlerDelete = v
-		case "innodb_data_fsyncs":
-			c.fsyncs = v
-		}
-	}
-	return c, rows.Err()
+	return mysqlCounters{c["Com_stmt_execute"], c["Com_stmt_prepare"], c["Handler_write"], c["Handler_update"],
+		c["Handler_delete"], c["Innodb_data_fsyncs"]}, nil
 }
 
 // readTouches reads sessionkit's TouchesSkipped and TouchesWritten from the
