@@ -79,11 +79,8 @@ func (r *report) fix(intro string, statements ...string) {
 	}
 }
 
-func runCheck(ctx context.Context, a *app, c *command, opts any, args []string) int {
+func runCheck(ctx context.Context, a *app, c *command, opts any, _ []string) int {
 	o := opts.(*checkOptions)
-	if len(args) > 0 {
-		return a.usageError(c, "unexpected argument %q", args[0])
-	}
 	rec := newRecorder(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	op, code := a.open(ctx, c, slog.New(rec))
 	if op == nil {

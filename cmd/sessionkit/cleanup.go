@@ -24,10 +24,7 @@ statement: what was deleted stays deleted.`,
 	run: runCleanup,
 }
 
-func runCleanup(ctx context.Context, a *app, c *command, _ any, args []string) int {
-	if len(args) > 0 {
-		return a.usageError(c, "unexpected argument %q", args[0])
-	}
+func runCleanup(ctx context.Context, a *app, c *command, _ any, _ []string) int {
 	op, code := a.open(ctx, c, nil)
 	if op == nil {
 		return code

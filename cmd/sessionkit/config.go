@@ -42,10 +42,7 @@ func secretVar(name string) bool {
 	return strings.Contains(name, "KEY") || strings.Contains(name, "PASSWORD") || strings.Contains(name, "SECRET")
 }
 
-func runConfig(_ context.Context, a *app, c *command, _ any, args []string) int {
-	if len(args) > 0 {
-		return a.usageError(c, "unexpected argument %q", args[0])
-	}
+func runConfig(_ context.Context, a *app, c *command, _ any, _ []string) int {
 	cfg, ok := a.config(c)
 	if !ok {
 		return exitUsage

@@ -25,10 +25,7 @@ nothing. The database user needs the CREATE privilege.`,
 	run: runCreateTable,
 }
 
-func runCreateTable(ctx context.Context, a *app, c *command, _ any, args []string) int {
-	if len(args) > 0 {
-		return a.usageError(c, "unexpected argument %q", args[0])
-	}
+func runCreateTable(ctx context.Context, a *app, c *command, _ any, _ []string) int {
 	rec := newRecorder(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	op, code := a.open(ctx, c, slog.New(rec))
 	if op == nil {

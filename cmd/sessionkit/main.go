@@ -90,7 +90,7 @@ type app struct {
 // command is a subcommand.
 type command struct {
 	name    string
-	args    string // the arguments after the flags, for the usage line
+	args    string // the arguments after the flags, for the usage line; "" takes none
 	summary string // one line, for the list of commands
 	details string // what its help says after the usage line
 	db      bool   // it works on the database, and takes -wait
@@ -206,6 +206,9 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		fmt.Fprintf(stderr, "sessionkit %s: %v\n\n", c.name, err)
 		printHelp(stderr, c, fs)
 		return exitUsage
+	}
+	if c.args == "" && fs.NArg() > 0 {
+		return a.usageError(c, "unexpected argument %q", fs.Arg(0))
 	}
 	return c.run(ctx, a, c, opts, fs.Args())
 }

@@ -29,10 +29,7 @@ total is an estimate. No statement takes row locks.`,
 	run: runStats,
 }
 
-func runStats(ctx context.Context, a *app, c *command, _ any, args []string) int {
-	if len(args) > 0 {
-		return a.usageError(c, "unexpected argument %q", args[0])
-	}
+func runStats(ctx context.Context, a *app, c *command, _ any, _ []string) int {
 	op, code := a.open(ctx, c, nil)
 	if op == nil {
 		return code

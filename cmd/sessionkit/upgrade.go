@@ -41,11 +41,8 @@ type upgradeOptions struct {
 	batch int
 }
 
-func runUpgradeTokens(ctx context.Context, a *app, c *command, opts any, args []string) int {
+func runUpgradeTokens(ctx context.Context, a *app, c *command, opts any, _ []string) int {
 	o := opts.(*upgradeOptions)
-	if len(args) > 0 {
-		return a.usageError(c, "unexpected argument %q", args[0])
-	}
 	if o.batch < 1 {
 		return a.usageError(c, "-batch %d: must be at least 1", o.batch)
 	}
