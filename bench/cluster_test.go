@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -75,7 +74,7 @@ func TestMultiPrimaryHTTP(t *testing.T) {
 			t.Fatalf("%s=%q: want a positive duration", EnvClusterPhase, v)
 		}
 	}
-	fmt.Printf("load average at start: %s\n", loadAverage())
+	fmt.Printf("load average at start: %s\n", LoadAverage())
 
 	cluster := mysqltest.Cluster(t)
 	single := mysqltest.NewServer(t)
@@ -133,7 +132,7 @@ func TestMultiPrimaryHTTP(t *testing.T) {
 			}
 		}
 	}
-	fmt.Printf("\nload average at end: %s\n", loadAverage())
+	fmt.Printf("\nload average at end: %s\n", LoadAverage())
 	fmt.Printf("%d clients over 3 application servers, %v per phase, medians of %d rounds; errors and stale answers summed over the rounds\n\n",
 		clusterClients, phase, rounds)
 	writeClusterTable(os.Stdout, paths, setups)
@@ -246,19 +245,6 @@ func minMax(fs []float64) (lo, hi float64) {
 		}
 	}
 	return lo, hi
-}
-
-// loadAverage returns the machine's load averages over 1, 5 and 15 minutes.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // logLimit is how much of the kits' logs a run keeps.

@@ -110,3 +110,17 @@ func readProcCPU(path string) time.Duration {
 	}
 	return time.Duration(utime+stime) * time.Second / clockTicksPerSecond
 }
+
+// LoadAverage returns the machine's load averages over 1, 5 and 15 minutes,
+// as /proc/loadavg gives them, or "unknown".
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -94,7 +94,7 @@ func TestScale(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	fmt.Printf("load average at start: %s\n", loadAverage())
+	fmt.Printf("load average at start: %s\n", LoadAverage())
 
 	bigCfg, smallCfg, own := scaleDatabases(t)
 	admin, err := OpenPool(bigCfg)
@@ -119,7 +119,7 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Printf("loaded %d rows in %v (%.0f rows/s); load average %s\n", rows, time.Since(t0).Round(time.Second),
-		float64(rows)/time.Since(t0).Seconds(), loadAverage())
+		float64(rows)/time.Since(t0).Seconds(), LoadAverage())
 	for _, tg := range []*Target{small, big} {
 		if err := hotSet.Seed(ctx, tg.Store, goroutinesToWarm); err != nil {
 			t.Fatal(err)
@@ -169,7 +169,7 @@ func TestScale(t *testing.T) {
 		scaleCleanup(t, admin, big, control, hotSet.Tokens)
 		printTableSize(t, admin, "after cleanup")
 	}
-	fmt.Printf("load average at end: %s\n", loadAverage())
+	fmt.Printf("load average at end: %s\n", LoadAverage())
 }
 
 // scaleDatabases returns two fresh databases: on a private server of the
@@ -349,7 +349,7 @@ func loadScaleTable(ctx context.Context, db *sql.DB, rows int, now time.Time) er
 				}
 				if n := done.Add(int64(to - from)); n%1_000_000 < scaleLoadBatch {
 					fmt.Printf("  loaded %d rows, %v, %.0f rows/s, load average %s\n", n, time.Since(start).Round(time.Second),
-						float64(n)/time.Since(start).Seconds(), loadAverage())
+						float64(n)/time.Since(start).Seconds(), LoadAverage())
 				}
 			}
 		})
@@ -512,7 +512,7 @@ func compareScale(t *testing.T, admin *sql.DB, targets []*Target, sessionsOf map
 				}
 				t.Logf("round %d/%d %-22s %-15s %8.0f ops/s %s, CPU µs/op client %.0f server %.0f, pages %.1f, disk reads %.3f per op; load %s",
 					round+1, rounds, c, tg.Name, OpsPerSec(m.Result), m.Result.MemString(), m.ClientCPUPerOp(), m.ServerCPUPerOp(),
-					per.pageRequests, per.diskReads, loadAverage())
+					per.pageRequests, per.diskReads, LoadAverage())
 			}
 		}
 	}
@@ -617,14 +617,14 @@ func scaleCleanup(t *testing.T, admin *sql.DB, tg *Target, control time.Duration
 	c0 := time.Now()
 	time.Sleep(control)
 	c1 := time.Now()
-	fmt.Printf("cleanup of %d expired rows starts; load average %s\n", expired, loadAverage())
+	fmt.Printf("cleanup of %d expired rows starts; load average %s\n", expired, LoadAverage())
 	deleted, err := s.DeleteExpired(context.Background())
 	c2 := time.Now()
 	if err != nil {
 		w.Stop()
 		t.Fatal(err)
 	}
-	fmt.Printf("cleanup ends; load average %s\n", loadAverage())
+	fmt.Printf("cleanup ends; load average %s\n", LoadAverage())
 	took := c2.Sub(c1)
 	time.Sleep(time.Second)
 	c3 := time.Now()

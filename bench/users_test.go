@@ -77,7 +77,7 @@ func TestUserSessions(t *testing.T) {
 	rounds := envInt(t, EnvUsersRounds, 15)
 	others := envInt(t, EnvUsersOthers, 1_000_000)
 	ctx := context.Background()
-	fmt.Printf("load average at start: %s\n", loadAverage())
+	fmt.Printf("load average at start: %s\n", LoadAverage())
 
 	listCfg := mysqltest.Config(t)
 	admin, err := OpenPool(listCfg)
@@ -150,7 +150,7 @@ func TestUserSessions(t *testing.T) {
 				}
 				cmp.Add(c, tg.Name, m)
 				t.Logf("round %d/%d %-22s %-28s %8.0f ops/s %s, CPU µs/op client %.0f server %.0f; load %s",
-					round+1, rounds, c, tg.Name, OpsPerSec(m.Result), m.Result.MemString(), m.ClientCPUPerOp(), m.ServerCPUPerOp(), loadAverage())
+					round+1, rounds, c, tg.Name, OpsPerSec(m.Result), m.Result.MemString(), m.ClientCPUPerOp(), m.ServerCPUPerOp(), LoadAverage())
 			}
 		}
 	}
@@ -158,7 +158,7 @@ func TestUserSessions(t *testing.T) {
 	if err := cmp.WriteTable(os.Stdout); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("\nload average at end: %s\n", loadAverage())
+	fmt.Printf("\nload average at end: %s\n", LoadAverage())
 }
 
 // usersTarget makes the table of the set-up name on cfg and a store on it.

@@ -143,7 +143,7 @@ func main() {
 		fmt.Printf("redis: %s\n", rc.describe())
 		redisPID = rc.pid()
 	}
-	fmt.Printf("load average at start: %s\n", loadAverage())
+	fmt.Printf("load average at start: %s\n", bench.LoadAverage())
 
 	prefix := fmt.Sprintf("httpbench:%d:", os.Getpid())
 	var setups []*setup
@@ -231,7 +231,7 @@ func main() {
 			}
 		}
 	}
-	fmt.Printf("load average at end: %s\n", loadAverage())
+	fmt.Printf("load average at end: %s\n", bench.LoadAverage())
 	fmt.Printf("\n%d clients, %v per phase, medians of %d rounds; ratios: of the medians, and in brackets the median of the round-by-round ratios\n\n", *clients, *dur, *rounds)
 	writeTable(setups)
 	fmt.Println()
@@ -601,19 +601,6 @@ func freePort() int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// loadAverage returns the machine's load averages over 1, 5 and 15 minutes.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // buildServer builds cmd/benchserver into a temporary folder.
