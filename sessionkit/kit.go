@@ -11,11 +11,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
 
+	"sessionkit.dev/internal/clip"
 	sessionmysql "sessionkit.dev/sessionkit/mysql"
 )
 
@@ -289,7 +289,7 @@ func newKit(cfg Config, logger *slog.Logger) *Kit {
 // answers a plain 500, without the headers the handler set.
 func (k *Kit) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	k.logger.ErrorContext(r.Context(), "sessionkit: session error",
-		slog.String("method", clipped(r.Method)), slog.String("path", clipped(r.URL.Path)), slog.Any("err", err))
+		slog.String("method", clip.ForLog(r.Method)), slog.String("path", clip.ForLog(r.URL.Path)), slog.Any("err", err))
 	if g, ok := w.(*guardedWriter); ok {
 		g.fail()
 		w = g.ResponseWriter
@@ -297,24 +297,6 @@ func (k *Kit) serveError(w http.ResponseWriter, r *http.Request, err error) {
 		resetHeader(w.Header(), nil) // kit.Manager.LoadAndSave, without Middleware
 	}
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-}
-
-// maxLogged bounds what a log line shows of a request's path or method:
-// the client chooses them, and a URL of a megabyte must not make a megabyte
-// of log.
-const maxLogged = 200
-
-// clipped is s as the log shows it: whole up to maxLogged bytes, else its
-// first maxLogged bytes (cut between two UTF-8 characters) and its length.
-func clipped(s string) string {
-	if len(s) <= maxLogged {
-		return s
-	}
-	cut := maxLogged
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s... (%d bytes)", s[:cut], len(s))
 }
 
 // Ready reports whether the session table answers a query within ctx, for

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"sessionkit.dev/internal/clip"
 )
 
 // Browsers keep a Secure cookie only from an HTTPS response, or from
@@ -76,11 +78,11 @@ func (k *Kit) warnIfCookieDropped(r *http.Request, h http.Header) {
 	if !setsCookie(h, k.Manager.Cookie.Name) || !k.warnedCookieDropped.CompareAndSwap(false, true) {
 		return
 	}
-	attrs := []slog.Attr{slog.String("host", clipped(r.Host))}
+	attrs := []slog.Attr{slog.String("host", clip.ForLog(r.Host))}
 	if proto, ok := forwardedProto(r); ok {
 		// The header is there but came from a client that is not trusted.
-		attrs = append(attrs, slog.String("x_forwarded_proto", clipped(proto)),
-			slog.String("ignored_from", clipped(r.RemoteAddr)))
+		attrs = append(attrs, slog.String("x_forwarded_proto", clip.ForLog(proto)),
+			slog.String("ignored_from", clip.ForLog(r.RemoteAddr)))
 	}
 	k.logger.LogAttrs(context.Background(), slog.LevelWarn,
 		"sessionkit: a Secure session cookie was set on a plain-HTTP request; browsers drop it, "+
