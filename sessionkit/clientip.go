@@ -25,10 +25,7 @@ func (k *Kit) requestInfo(r *http.Request) sessionmysql.RequestInfo {
 		info.IP = k.clientIP(r)
 	}
 	if k.recordUserAgent {
-		// A header may hold bytes that are not UTF-8, which the column
-		// (utf8mb4, written in strict mode) would refuse, failing the save.
-		// The store cuts it to the column's 255 bytes.
-		info.UserAgent = strings.ToValidUTF8(r.UserAgent(), "\uFFFD")
+		info.UserAgent = r.UserAgent() // the store makes it fit the column
 	}
 	return info
 }

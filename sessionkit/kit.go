@@ -41,11 +41,9 @@ type Kit struct {
 	warnedCookieDropped atomic.Bool    // a Secure cookie over plain HTTP was logged
 
 	users           userStore // the sessions of a user
-	usersChecked    atomic.Bool
-	usersMissing    atomic.Pointer[sessionmysql.UsersMissingError] // the table lacks the user columns
-	recordIP        bool                                           // SESSION_RECORD_IP
-	recordUserAgent bool                                           // SESSION_RECORD_USER_AGENT
-	legacyCookie    string                                         // Config.LegacyCookieName: adopted, then expired
+	recordIP        bool      // SESSION_RECORD_IP
+	recordUserAgent bool      // SESSION_RECORD_USER_AGENT
+	legacyCookie    string    // Config.LegacyCookieName: adopted, then expired
 
 	upgradePlainTokens bool // SESSION_UPGRADE_PLAIN_TOKENS: the middleware passes the cookie's token to the store
 

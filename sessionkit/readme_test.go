@@ -1,7 +1,8 @@
 package sessionkit_test
 
 import (
-	"database/sql"
+	"context"
+	"errors"
 	"os"
 	"regexp"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"sessionkit.dev/internal/mysqltest"
 	"sessionkit.dev/sessionkit"
 	sessionmysql "sessionkit.dev/sessionkit/mysql"
 )
@@ -124,14 +126,17 @@ func TestREADMESchemaStatements(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("mysql", "app@tcp(127.0.0.1:1)/app") // never connects
-	if err != nil {
+	db := mysqltest.DB(t)
+	if _, err := db.Exec("CREATE TABLE sessions (token CHAR(43) PRIMARY KEY, data BLOB NOT NULL, expiry TIMESTAMP(6) NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	store := sessionmysql.NewWithCleanupInterval(db, 0)
 	defer store.Close()
-	for _, stmt := range []string{store.CreateTableStatement(), store.UsersAlterStatement()} {
+	var missing *sessionmysql.UsersMissingError
+	if err := store.CheckUsers(context.Background()); !errors.As(err, &missing) {
+		t.Fatalf("CheckUsers on scs's table = %v; want a *mysql.UsersMissingError", err)
+	}
+	for _, stmt := range []string{store.CreateTableStatement(), missing.AlterStatement} {
 		if !strings.Contains(string(readme), "\n"+stmt+"\n") {
 			t.Errorf("README does not show the statement as the store makes it:\n%s", stmt)
 		}

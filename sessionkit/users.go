@@ -6,9 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
-	"unicode/utf8"
 
 	sessionmysql "sessionkit.dev/sessionkit/mysql"
 )
@@ -44,32 +41,11 @@ var (
 	ErrNotLoggedIn = errors.New("sessionkit: the session is not logged in")
 )
 
-// maxUserID is the longest user ID, in bytes: the store's user_id column
-// holds 255 characters, and the store cuts longer IDs, so that two IDs
-// that share their first 255 bytes would be one user.
-const maxUserID = 255
-
-// Session is one session of a user, as Kit.Sessions lists it.
-type Session struct {
-	// ID names the session for Revoke. It is derived from the session's
-	// token by a one-way hash: it is neither the token nor what the table
-	// stores, and cannot be turned into either, so a page may show it and
-	// a form send it back.
-	ID string
-	// Created is when the session was first saved after Login; zero when
-	// not recorded (the memory store records none of these four).
-	Created time.Time
-	// LastSeen is when the session was last used, to within a minute: the
-	// store writes it at most once a minute.
-	LastSeen time.Time
-	// IP and UserAgent are the client's address and User-Agent header as of
-	// LastSeen; empty when not recorded (SESSION_RECORD_IP,
-	// SESSION_RECORD_USER_AGENT).
-	IP        string
-	UserAgent string
-	// Current is true for the session of the request in ctx.
-	Current bool
-}
+// Session is one session of a user, as Kit.Sessions lists it: the store's
+// mysql.Session. IP and UserAgent are empty where SESSION_RECORD_IP or
+// SESSION_RECORD_USER_AGENT is off; Current marks the session of the
+// request in Kit.Sessions's ctx.
+type Session = sessionmysql.Session
 
 // userStore is what the kit needs of a store for the sessions of a user:
 // the MySQL store has it, and memoryUsers gives it to scs's memory store.
@@ -99,10 +75,12 @@ func (k *Kit) inRequest(ctx context.Context) bool {
 //
 // A user ID is not empty, at most 255 bytes of UTF-8, and does not end in
 // a space (MySQL's collations ignore trailing spaces, so "ada " would be
-// "ada"). On a table without the user columns Login changes nothing and
-// returns an error matching ErrNoUsers that holds the ALTER TABLE to run.
+// "ada"): mysql.CheckUserID is the rule, and its error matches
+// mysql.ErrUserID. On a table without the user columns Login changes
+// nothing and returns an error matching ErrNoUsers that holds the ALTER
+// TABLE to run.
 func (k *Kit) Login(ctx context.Context, userID string) error {
-	if err := checkUserID(userID); err != nil {
+	if err := sessionmysql.CheckUserID(userID); err != nil {
 		return fmt.Errorf("sessionkit: Login: %w", err)
 	}
 	if !k.inRequest(ctx) {
@@ -121,12 +99,17 @@ func (k *Kit) Login(ctx context.Context, userID string) error {
 // UserID returns the user that Login bound the session of the request in
 // ctx to, or "" when the session is bound to none, or ctx is not the
 // context of a request served by Middleware. Manager.Destroy (logging out)
-// unbinds it.
+// unbinds it. A mysql.UserKey value put by hand that mysql.CheckUserID
+// refuses binds the session to no user, here as in the store.
 func (k *Kit) UserID(ctx context.Context) string {
 	if !k.inRequest(ctx) {
 		return ""
 	}
-	return k.Manager.GetString(ctx, sessionmysql.UserKey)
+	id := k.Manager.GetString(ctx, sessionmysql.UserKey)
+	if sessionmysql.CheckUserID(id) != nil {
+		return ""
+	}
+	return id
 }
 
 // Sessions returns the unexpired sessions bound to userID, most recently
@@ -137,20 +120,19 @@ func (k *Kit) UserID(ctx context.Context) string {
 // With the memory store (development only) it decodes every session to
 // find the user's, and only ID and Current are set.
 func (k *Kit) Sessions(ctx context.Context, userID string) ([]Session, error) {
-	if err := checkUserID(userID); err != nil {
+	if err := sessionmysql.CheckUserID(userID); err != nil {
 		return nil, fmt.Errorf("sessionkit: Sessions: %w", err)
 	}
 	list, err := k.users.Sessions(ctx, userID)
 	if err != nil {
 		return nil, usersError("Sessions", err)
 	}
-	current := k.currentID(ctx)
-	sessions := make([]Session, len(list))
-	for i, s := range list {
-		sessions[i] = Session{ID: s.ID, Created: s.Created, LastSeen: s.LastSeen, IP: s.IP, UserAgent: s.UserAgent,
-			Current: current != "" && s.ID == current}
+	if current := k.currentID(ctx); current != "" {
+		for i := range list {
+			list[i].Current = list[i].ID == current
+		}
 	}
-	return sessions, nil
+	return list, nil
 }
 
 // Revoke ends the session with this ID (a Session.ID) if it is bound to
@@ -164,7 +146,7 @@ func (k *Kit) Sessions(ctx context.Context, userID string) ([]Session, error) {
 // Manager.Destroy does: the response expires its cookie, and the end of
 // the request does not save it again.
 func (k *Kit) Revoke(ctx context.Context, userID, sessionID string) error {
-	if err := checkUserID(userID); err != nil {
+	if err := sessionmysql.CheckUserID(userID); err != nil {
 		return fmt.Errorf("sessionkit: Revoke: %w", err)
 	}
 	if err := k.checkUserColumns(ctx); err != nil {
@@ -214,7 +196,7 @@ func (k *Kit) RevokeOthers(ctx context.Context) (int, error) {
 // to stay logged in on this device, use RevokeOthers, or call Login again
 // after RevokeAll.
 func (k *Kit) RevokeAll(ctx context.Context, userID string) (int, error) {
-	if err := checkUserID(userID); err != nil {
+	if err := sessionmysql.CheckUserID(userID); err != nil {
 		return 0, fmt.Errorf("sessionkit: RevokeAll: %w", err)
 	}
 	n, err := k.users.RevokeUser(ctx, userID, "")
@@ -258,30 +240,13 @@ func (k *Kit) storedToken(token string) string {
 // checkUserColumns returns an error matching ErrNoUsers when the session
 // table lacks the user columns. The store reads the table's columns once,
 // and keeps the statements it made for them until a restart, so the answer
-// is remembered; an error of the database is not.
+// costs a query only the first time; an error of the database is not
+// remembered.
 func (k *Kit) checkUserColumns(ctx context.Context) error {
 	if k.store == nil {
 		return nil
 	}
-	if k.usersChecked.Load() {
-		if missing := k.usersMissing.Load(); missing != nil {
-			return missing
-		}
-		return nil
-	}
-	ok, err := k.store.HasUsers(ctx)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		var missing *sessionmysql.UsersMissingError
-		errors.As(k.store.UsersMissing(), &missing)
-		k.usersMissing.Store(missing)
-		k.usersChecked.Store(true)
-		return missing
-	}
-	k.usersChecked.Store(true)
-	return nil
+	return k.store.CheckUsers(ctx)
 }
 
 // usersError is the error of a call about the sessions of a user: the
@@ -292,20 +257,4 @@ func usersError(call string, err error) error {
 		return fmt.Errorf("sessionkit: %s: %w\nthen restart the service: a running store keeps using the table as it was", call, err)
 	}
 	return fmt.Errorf("sessionkit: %s: %w", call, err)
-}
-
-// checkUserID refuses a user ID that the store could not keep apart from
-// another.
-func checkUserID(id string) error {
-	switch {
-	case id == "":
-		return errors.New("empty user ID")
-	case len(id) > maxUserID:
-		return fmt.Errorf("user ID of %d bytes: at most %d", len(id), maxUserID)
-	case !utf8.ValidString(id):
-		return errors.New("user ID is not UTF-8")
-	case strings.HasSuffix(id, " "):
-		return errors.New("user ID ends in a space, which MySQL ignores when it compares")
-	}
-	return nil
 }

@@ -290,11 +290,11 @@ func TestUserCallsNeedARequestAndAUser(t *testing.T) {
 				t.Errorf("UserID without a request = %q", id)
 			}
 			for _, bad := range []string{"", strings.Repeat("x", 256), "ada ", "\xff"} {
-				if _, err := kit.Sessions(ctx, bad); err == nil {
-					t.Errorf("Sessions(%q) accepted the user ID", bad)
+				if _, err := kit.Sessions(ctx, bad); !errors.Is(err, sessionmysql.ErrUserID) {
+					t.Errorf("Sessions(%q) = %v; want the store's ErrUserID", bad, err)
 				}
-				if _, err := kit.RevokeAll(ctx, bad); err == nil {
-					t.Errorf("RevokeAll(%q) accepted the user ID", bad)
+				if _, err := kit.RevokeAll(ctx, bad); !errors.Is(err, sessionmysql.ErrUserID) {
+					t.Errorf("RevokeAll(%q) = %v; want the store's ErrUserID", bad, err)
 				}
 			}
 			if list, err := kit.Sessions(ctx, "nobody"); err != nil || len(list) != 0 {
@@ -319,7 +319,7 @@ func TestUserCallsNeedARequestAndAUser(t *testing.T) {
 			if resp, body := get(t, client, srv, "/others"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "not logged in") {
 				t.Errorf("RevokeOthers when not logged in: %d %q", resp.StatusCode, body)
 			}
-			if resp, body := get(t, client, srv, "/login?user="+strings.Repeat("x", 256)); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "at most 255") {
+			if resp, body := get(t, client, srv, "/login?user="+strings.Repeat("x", 256)); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "want 1 to 255 bytes") {
 				t.Errorf("Login with a 256-byte user ID: %d %q", resp.StatusCode, body)
 			}
 		})
@@ -445,5 +445,34 @@ func TestUserCallsOnThePreviousTable(t *testing.T) {
 	mustGet(t, client, srv, "/get", "kept")
 	if list := listSessions(t, client, srv); len(list) != 1 || !list[0].Current {
 		t.Errorf("sessions after the ALTER: %+v", list)
+	}
+}
+
+// TestKitAndStoreShareTheUserIDRule: Login refuses an ID that ends in a
+// space with the store's ErrUserID, and a session whose mysql.UserKey value
+// a handler put by hand breaks the rule is bound to no user in the kit
+// (UserID) as in the store (no row of that user), instead of the kit and
+// the store each going by a rule of its own.
+func TestKitAndStoreShareTheUserIDRule(t *testing.T) {
+	t.Parallel()
+	environ := mysqlEnv(t, nil)
+	kit, _ := startKit(t, environ)
+	routes := userRoutes(kit)
+	routes["/bind-by-hand"] = func(w http.ResponseWriter, r *http.Request) {
+		kit.Manager.Put(r.Context(), sessionmysql.UserKey, r.URL.Query().Get("user"))
+		io.WriteString(w, "ok")
+	}
+	srv, _ := serve(t, handlerFor(t, kit, "servemux", routes))
+	c := device(t, srv)
+	if resp, body := get(t, c, srv, "/login?user="+url.QueryEscape("ada ")); resp.StatusCode == http.StatusOK ||
+		!strings.Contains(body, sessionmysql.ErrUserID.Error()) {
+		t.Errorf("Login(%q): %d %q; want the store's ErrUserID", "ada ", resp.StatusCode, body)
+	}
+	mustGet(t, c, srv, "/bind-by-hand?user="+url.QueryEscape("ada "), "ok")
+	mustGet(t, c, srv, "/whoami", "")
+	db := mysqltest.Open(t, environ["SESSION_MYSQL_DSN"])
+	var bound int
+	if err := db.QueryRow("SELECT COUNT(*) FROM sessions WHERE user_id IS NOT NULL").Scan(&bound); err != nil || bound != 0 {
+		t.Errorf("%d rows bound to a user (%v); want none", bound, err)
 	}
 }

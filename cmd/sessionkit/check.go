@@ -135,7 +135,7 @@ func runCheck(ctx context.Context, a *app, c *command, opts any, _ []string) int
 	} else {
 		r.add("ok", "the table answers a query (the readiness probe)")
 	}
-	if has, err := store.HasUsers(ctx); err == nil && has {
+	if err := store.CheckUsers(ctx); err == nil {
 		r.add("ok", "the table has the user columns (the sessions of a user)")
 	}
 	checkTime(ctx, r, db, t)

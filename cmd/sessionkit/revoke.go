@@ -29,8 +29,9 @@ func runRevokeUser(ctx context.Context, a *app, c *command, _ any, args []string
 		return a.usageError(c, "the user ID is missing")
 	case len(args) > 1:
 		return a.usageError(c, "want one user ID, got %d arguments", len(args))
-	case args[0] == "" || len(args[0]) > sessionmysql.MaxUserIDLength:
-		return a.usageError(c, "user ID %q: want 1 to %d bytes", args[0], sessionmysql.MaxUserIDLength)
+	}
+	if err := sessionmysql.CheckUserID(args[0]); err != nil {
+		return a.usageError(c, "%v", err)
 	}
 	user := args[0]
 	op, code := a.open(ctx, c, nil)

@@ -5,6 +5,7 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 // TestUserIDComparesExactly: user_id is utf8mb4_bin, a PAD SPACE
 // collation on MariaDB (and utf8mb4_bin on MySQL 8), so "ada " is the same
 // user as "ada": another account whose ID only adds trailing spaces lists
-// ada's sessions (with IP and user agent) and revokes them.
+// ada's sessions (with IP and user agent) and revokes them. Such an ID is
+// now refused outright (CheckUserID).
 func TestUserIDComparesExactly(t *testing.T) {
 	t.Parallel()
 	s, _ := usersStore(t)
@@ -24,14 +26,14 @@ func TestUserIDComparesExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	list, err := s.Sessions(context.Background(), "ada ")
-	if err != nil {
-		t.Fatal(err)
+	if !errors.Is(err, ErrUserID) || len(list) != 0 {
+		t.Errorf(`Sessions("ada ") = %+v, %v; want none and ErrUserID: that is not ada`, list, err)
 	}
-	if len(list) != 0 {
-		t.Errorf(`Sessions("ada ") = %+v; want none: that is another user`, list)
+	if n, err := s.RevokeUser(context.Background(), "ada ", ""); !errors.Is(err, ErrUserID) || n != 0 {
+		t.Errorf(`RevokeUser("ada ") = %d, %v; want 0 and ErrUserID`, n, err)
 	}
-	if n, err := s.RevokeUser(context.Background(), "ada ", ""); err != nil || n != 0 {
-		t.Errorf(`RevokeUser("ada ") = %d, %v; want 0: it ended ada's sessions`, n, err)
+	if list, err := s.Sessions(context.Background(), "ada"); err != nil || len(list) != 1 {
+		t.Errorf("Sessions(ada) = %+v, %v; want ada's session, still there", list, err)
 	}
 }
 
@@ -56,7 +58,7 @@ func TestUserAgentNotUTF8IsRepaired(t *testing.T) {
 // TestLastSeenKeepsAnAutoUpdatedExpiry: scs's README table created on
 // MariaDB before 10.10 (explicit_defaults_for_timestamp=OFF) or MySQL 5.x
 // gets "expiry TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE
-// CURRENT_TIMESTAMP(6)". With the user columns added (UsersAlterStatement),
+// CURRENT_TIMESTAMP(6)". With the user columns added (CheckUsers's ALTER),
 // the once-a-minute last_seen UPDATE (seenStale) does not set expiry, so
 // the server sets it to now: the session of a logged-in user ends on its
 // first read a minute after its last write.
@@ -68,7 +70,11 @@ func TestLastSeenKeepsAnAutoUpdatedExpiry(t *testing.T) {
   expiry TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)
 )`, scsREADMEIndex}, mysqltest.Param("time_zone", "%27%2B00:00%27"))
 	probe := NewWithCleanupInterval(db, 0)
-	if _, err := db.Exec(strings.TrimSuffix(probe.UsersAlterStatement(), ";")); err != nil {
+	var missing *UsersMissingError
+	if err := probe.CheckUsers(context.Background()); !errors.As(err, &missing) {
+		t.Fatalf("CheckUsers on a table without the user columns = %v; want a *UsersMissingError", err)
+	}
+	if _, err := db.Exec(strings.TrimSuffix(missing.AlterStatement, ";")); err != nil {
 		t.Fatal(err)
 	}
 	probe.Close()

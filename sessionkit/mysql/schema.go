@@ -220,7 +220,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 		// Not a warning: the table works; only the sessions of a user
 		// (Sessions, Revoke, RevokeUser) need them.
 		s.log().Info("sessionkit/mysql: the session table has no user columns ("+strings.Join(missing, ", ")+
-			"), so a user's sessions cannot be listed or revoked; to add them:\n"+s.UsersAlterStatement(), "table", s.table.quoted)
+			"), so a user's sessions cannot be listed or revoked; to add them:\n"+s.q.usersAlter+";", "table", s.table.quoted)
 	}
 	return nil
 }

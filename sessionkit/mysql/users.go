@@ -10,12 +10,16 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
+
+	"sessionkit.dev/internal/clip"
 )
 
 // Sessions of a user. A table with the user columns (CreateTable makes
-// them; UsersAlterStatement adds them to an older table) records, for each
+// them; the ALTER TABLE that CheckUsers returns adds them to an older
+// table) records, for each
 // session bound to a user, the user's ID, when the session was created and
 // last seen, and the IP address and user agent of its last request, so that
 // a user can see and end their sessions. A session is bound to a user by the
@@ -30,7 +34,8 @@ const UserKey = "sessionkit.user"
 // userColumns are the optional columns, in the order the store writes them.
 var userColumns = []string{"user_id", "created", "last_seen", "ip", "user_agent"}
 
-// Sizes of the user columns: what is stored is cut to fit.
+// Sizes of the user columns. A user ID must fit (see CheckUserID); the
+// address and the user agent are cut to fit.
 const (
 	maxUserID    = 255
 	maxIP        = 45 // an IPv6 address in text
@@ -62,23 +67,38 @@ func (e *UsersMissingError) Error() string {
 // Is makes errors.Is(err, ErrNoUsers) hold.
 func (e *UsersMissingError) Is(target error) bool { return target == ErrNoUsers }
 
-// Session is one session of a user, as Sessions lists it.
+// Session is one session of a user, as Sessions lists it (and
+// sessionkit's Kit.Sessions, whose Session it is).
 type Session struct {
 	// ID names the session for Revoke. It is derived from the stored token
-	// by a one-way hash: it is neither the token nor its stored hash, and
-	// cannot be turned into either.
-	ID        string
-	Created   time.Time // zero when not recorded
-	LastSeen  time.Time // zero when not recorded; updated at most once a minute
+	// by a one-way hash: it is neither the token nor what the table stores,
+	// and cannot be turned into either, so a page may show it and a form
+	// send it back.
+	ID string
+	// Created is when the session was first saved bound to a user; zero
+	// when not recorded (sessionkit's memory store records none of these
+	// four).
+	Created time.Time
+	// LastSeen is when the session was last used, to within a minute: the
+	// store writes it at most once a minute.
+	LastSeen time.Time
+	// IP and UserAgent are the client's address and User-Agent header as of
+	// LastSeen (see RequestInfo); empty when not recorded.
 	IP        string
 	UserAgent string
+	// Current marks the session of the request that asks. Only sessionkit's
+	// Kit.Sessions knows which that is, and sets it; the store leaves it
+	// false.
+	Current bool
 }
 
 // RequestInfo describes the request a session is used by, for the user
-// columns. Pass it with WithRequest.
+// columns. Pass it with WithRequest. The store fits both to their columns:
+// it trims spaces, replaces bytes that are not UTF-8 in the user agent (a
+// header may carry any byte) and cuts both to the columns' sizes.
 type RequestInfo struct {
 	IP        string // the client's address, without a port
-	UserAgent string
+	UserAgent string // the User-Agent header, as the client sent it
 }
 
 type requestKey struct{}
@@ -116,8 +136,8 @@ func userOf(data []byte) string {
 	} else {
 		user = decodeUser(data)
 	}
-	if len(user) > maxUserID {
-		return "" // would not be exact: bound to no user (see MaxUserIDLength)
+	if CheckUserID(user) != nil {
+		return "" // the columns cannot keep it apart from another user: bound to none
 	}
 	return user
 }
@@ -132,19 +152,6 @@ func decodeUser(data []byte) string {
 	user, _ := values[UserKey].(string)
 	return user
 }
-
-// cut shortens s to at most n bytes, between two UTF-8 characters.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !isRuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // usersState is what the store knows of the user columns.
 type usersState struct {
@@ -163,33 +170,29 @@ func (s *Store) hasUsers(ctx context.Context) (bool, error) {
 	return s.users.has.Load(), nil
 }
 
-// HasUsers reports whether the session table has the user columns, which
-// Sessions, Revoke and RevokeUser need. The answer is read once, on first
-// use (a table altered later is seen after a restart).
-func (s *Store) HasUsers(ctx context.Context) (bool, error) {
+// CheckUsers reports whether the session table has the user columns,
+// which Sessions, Revoke and RevokeUser need: nil when it has them; when it
+// has not, a *UsersMissingError (matching ErrNoUsers) whose AlterStatement
+// adds them to a table made by scs's mysqlstore or by an earlier version;
+// or the error that kept the store from reading the table's columns. The
+// answer is read once, on first use: run the ALTER TABLE, then restart the
+// services, since a running store keeps the statements it prepared for the
+// table as it was.
+func (s *Store) CheckUsers(ctx context.Context) error {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
 	ok, err := s.hasUsers(ctx)
 	if err != nil {
-		return false, s.wrap("reading the table's columns", err)
+		return s.wrap("reading the table's columns", err)
 	}
-	return ok, nil
+	if !ok {
+		return s.noUsers()
+	}
+	return nil
 }
-
-// UsersMissing returns the error the user calls give on a table without
-// the user columns (a *UsersMissingError, matching ErrNoUsers).
-func (s *Store) UsersMissing() error { return s.noUsers() }
 
 func (s *Store) noUsers() error {
-	return &UsersMissingError{Table: s.table.quoted, AlterStatement: s.UsersAlterStatement()}
-}
-
-// UsersAlterStatement returns the ALTER TABLE statement that adds the user
-// columns and their index to a table made by scs's mysqlstore or by an
-// earlier version. Run it, then restart the services: a running store keeps
-// the statements it prepared for the table as it was.
-func (s *Store) UsersAlterStatement() string {
-	return s.q.usersAlter + ";"
+	return &UsersMissingError{Table: s.table.quoted, AlterStatement: s.q.usersAlter + ";"}
 }
 
 // Sessions returns the unexpired sessions bound to userID, most recently
@@ -198,7 +201,7 @@ func (s *Store) UsersAlterStatement() string {
 func (s *Store) Sessions(ctx context.Context, userID string) ([]Session, error) {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
-	if err := checkUserID(userID); err != nil {
+	if err := CheckUserID(userID); err != nil {
 		return nil, err
 	}
 	if ok, err := s.hasUsers(ctx); err != nil {
@@ -248,7 +251,7 @@ func parseExpiry(s *string) time.Time {
 
 // userTokens returns the stored tokens of userID's unexpired sessions.
 func (s *Store) userTokens(ctx context.Context, userID string) ([]string, error) {
-	if err := checkUserID(userID); err != nil {
+	if err := CheckUserID(userID); err != nil {
 		return nil, err
 	}
 	if ok, err := s.hasUsers(ctx); err != nil {
@@ -323,17 +326,27 @@ func (s *Store) wrapUsers(what string, err error) error {
 	return s.wrap(what, err)
 }
 
-// ErrUserID matches the error for a user ID the store cannot record: empty,
-// or longer than MaxUserIDLength bytes.
+// ErrUserID matches the error of CheckUserID, and of the calls that take a
+// user ID, for a user ID the store cannot keep apart from another.
 var ErrUserID = errors.New("sessionkit/mysql: invalid user ID")
 
-// MaxUserIDLength is the longest user ID, in bytes, that the user_id column
-// holds. A session whose UserKey value is longer is bound to no user.
-const MaxUserIDLength = maxUserID
-
-func checkUserID(userID string) error {
-	if userID == "" || len(userID) > maxUserID {
-		return fmt.Errorf("%w: %d bytes, want 1 to %d", ErrUserID, len(userID), maxUserID)
+// CheckUserID returns an error matching ErrUserID unless userID is a user
+// ID the user_id column keeps exactly: not empty, at most 255 bytes, UTF-8
+// (the column is utf8mb4), and not ending in a space (MySQL's collations
+// ignore trailing spaces, so "ada " would count as "ada" wherever the
+// column is grouped or compared by its collation). Sessions, Revoke and
+// RevokeUser refuse such an ID, and a session whose UserKey value is one
+// is bound to no user.
+func CheckUserID(userID string) error {
+	switch {
+	case userID == "":
+		return fmt.Errorf("%w: empty; want 1 to %d bytes", ErrUserID, maxUserID)
+	case len(userID) > maxUserID:
+		return fmt.Errorf("%w: %d bytes; want 1 to %d bytes", ErrUserID, len(userID), maxUserID)
+	case !utf8.ValidString(userID):
+		return fmt.Errorf("%w: not UTF-8", ErrUserID)
+	case strings.HasSuffix(userID, " "):
+		return fmt.Errorf("%w: ends in a space, which MySQL ignores when it compares", ErrUserID)
 	}
 	return nil
 }
@@ -378,5 +391,5 @@ func userArgs(ctx context.Context, data []byte) (user, ip, agent any) {
 func requestArgs(ctx context.Context) (ip, agent any) {
 	info := requestOf(ctx)
 	ua := strings.TrimSpace(strings.ToValidUTF8(info.UserAgent, "\uFFFD"))
-	return nullable(cut(strings.TrimSpace(info.IP), maxIP)), nullable(cut(ua, maxUserAgent))
+	return nullable(clip.Prefix(strings.TrimSpace(info.IP), maxIP)), nullable(clip.Prefix(ua, maxUserAgent))
 }

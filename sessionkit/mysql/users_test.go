@@ -248,7 +248,7 @@ func TestCommitWritesLastSeenAtMostOnceAMinute(t *testing.T) {
 		{"another address", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: laptop.UserAgent}, "ada", true},
 		{"another user agent", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "ada", true},
 		{"another user", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "bob", true},
-		{"a user differing by a trailing space", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "bob ", true},
+		{"a user differing by letter case", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "Bob", true},
 	} {
 		setSeen(step.seen)
 		commit(step.info, step.user)
@@ -260,7 +260,62 @@ func TestCommitWritesLastSeenAtMostOnceAMinute(t *testing.T) {
 			t.Errorf("%s: ip %q, user agent %q; want %q, %q", step.name, ip, agent, step.info.IP, step.info.UserAgent)
 		}
 	}
-	if list, err := s.Sessions(context.Background(), "bob "); err != nil || len(list) != 1 {
-		t.Errorf("Sessions(%q) = %v, %v; want the session", "bob ", list, err)
+	if list, err := s.Sessions(context.Background(), "Bob"); err != nil || len(list) != 1 {
+		t.Errorf("Sessions(%q) = %v, %v; want the session", "Bob", list, err)
+	}
+}
+
+// TestCheckUserID is the one rule for a user ID, which the store's calls
+// and sessionkit's Login share.
+func TestCheckUserID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		id   string
+		ok   bool
+		says string
+	}{
+		{"ada", true, ""},
+		{"42", true, ""},
+		{"ädä ü", true, ""}, // spaces inside are kept apart by the collation
+		{" ada", true, ""},  // only trailing spaces are ignored
+		{strings.Repeat("x", 255), true, ""},
+		{strings.Repeat("é", 127), true, ""}, // 254 bytes
+		{"", false, "empty"},
+		{strings.Repeat("x", 256), false, "256 bytes"},
+		{strings.Repeat("é", 128), false, "256 bytes"},
+		{"ada ", false, "ends in a space"},
+		{"ada\xff", false, "not UTF-8"},
+	} {
+		err := CheckUserID(tc.id)
+		if tc.ok != (err == nil) || (err != nil && (!errors.Is(err, ErrUserID) || !strings.Contains(err.Error(), tc.says))) {
+			t.Errorf("CheckUserID(%q) = %v; want ok %v, or an ErrUserID saying %q", tc.id, err, tc.ok, tc.says)
+		}
+	}
+}
+
+// TestSessionOfAnInvalidUserIDIsBoundToNone commits sessions whose UserKey
+// value breaks CheckUserID: each is saved, bound to no user, instead of
+// failing the commit (a user ID that is not UTF-8 does not fit the utf8mb4
+// column) or being recorded under an ID that the calls refuse.
+func TestSessionOfAnInvalidUserIDIsBoundToNone(t *testing.T) {
+	t.Parallel()
+	s, db := usersStore(t)
+	ctx := WithRequest(context.Background(), RequestInfo{IP: "192.0.2.1", UserAgent: "Browser"})
+	for i, id := range []string{"ada ", "ada\xff", strings.Repeat("x", 256)} {
+		token := tokenFor("bad", i)
+		if err := s.CommitCtx(ctx, token, userData(t, id), time.Now().Add(time.Hour)); err != nil {
+			t.Errorf("Commit of a session bound to %q: %v", id, err)
+			continue
+		}
+		var user, ip sql.NullString
+		if err := db.QueryRow("SELECT user_id, ip FROM sessions WHERE token = ?", token).Scan(&user, &ip); err != nil {
+			t.Fatal(err)
+		}
+		if user.Valid || ip.Valid {
+			t.Errorf("session bound to %q stored with user_id %v, ip %v; want none recorded", id, user, ip)
+		}
+	}
+	if list, err := s.Sessions(context.Background(), "ada"); err != nil || len(list) != 0 {
+		t.Errorf("Sessions(ada) = %+v, %v; want none: no session was bound to ada", list, err)
 	}
 }
