@@ -647,7 +647,7 @@ func scaleCleanup(t *testing.T, admin *sql.DB, tg *Target, control time.Duration
 		s          WriterStats
 	}{
 		{"control before (no cleanup)", c1.Sub(c0), 0, 0, before},
-		{"cleanup", took, deleted, stats.Statements - statsBefore.Statements, during},
+		{"cleanup", took, deleted, stats.CleanupStatements - statsBefore.CleanupStatements, during},
 		{"control after (no cleanup)", c4.Sub(c3), 0, 0, after},
 	} {
 		fmt.Printf("| %s | %v | %d | %d | %d | %.0f | %.0f %% | %v | %v | %v |\n", r.name, r.length.Round(100*time.Millisecond), r.deleted, r.statements,

@@ -113,20 +113,20 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.storeUnreadable, st.UnreadableSessions)
 	counter(c.storeTokensUpgraded, st.TokensUpgraded)
 
-	counter(c.cleanupPasses, st.Passes)
-	counter(c.cleanupSkipped, st.Skipped)
-	counter(c.cleanupErrors, st.Errors)
-	counter(c.cleanupRowsDeleted, st.RowsDeleted)
-	counter(c.cleanupStatements, st.Statements)
+	counter(c.cleanupPasses, st.CleanupPasses)
+	counter(c.cleanupSkipped, st.CleanupSkipped)
+	counter(c.cleanupErrors, st.CleanupErrors)
+	counter(c.cleanupRowsDeleted, st.CleanupRowsDeleted)
+	counter(c.cleanupStatements, st.CleanupStatements)
 	var start, failed float64
-	if !st.LastStart.IsZero() {
-		start = float64(st.LastStart.UnixNano()) / 1e9
+	if !st.CleanupLastStart.IsZero() {
+		start = float64(st.CleanupLastStart.UnixNano()) / 1e9
 	}
-	if st.LastError != nil {
+	if st.CleanupLastError != nil {
 		failed = 1
 	}
 	gauge(c.cleanupLastStart, start)
-	gauge(c.cleanupLastDuration, st.LastDuration.Seconds())
+	gauge(c.cleanupLastDuration, st.CleanupLastDuration.Seconds())
 	gauge(c.cleanupLastFailed, failed)
 
 	gauge(c.requestsInFlight, float64(c.kit.InFlight()))

@@ -122,7 +122,7 @@ sessionkit_requests_in_flight 1
 	close(release)
 	<-held
 	eventually(t, "the held request to leave the middleware", func() bool { return kit.InFlight() == 0 })
-	eventually(t, "the cleanup to delete the expired session", func() bool { return kit.Stats().RowsDeleted == 1 })
+	eventually(t, "the cleanup to delete the expired session", func() bool { return kit.Stats().CleanupRowsDeleted == 1 })
 
 	got := scrape(t, metrics.URL)
 	checkTypes(t, got)
@@ -184,7 +184,7 @@ sessionkit_store_errors_total{op="find"} 1
 `), "sessionkit_store_errors_total"); err != nil {
 		t.Errorf("after a failed Find, Commit and Delete: %v", err)
 	}
-	eventually(t, "a cleanup pass to fail", func() bool { return kit.Stats().Errors >= 1 })
+	eventually(t, "a cleanup pass to fail", func() bool { return kit.Stats().CleanupErrors >= 1 })
 	got = scrape(t, metrics.URL)
 	if v := value(t, got, "sessionkit_cleanup_errors_total", nil); v < 1 {
 		t.Errorf("sessionkit_cleanup_errors_total = %v after a failed pass, want at least 1", v)

@@ -25,12 +25,12 @@ func TestVarsShowCleanupPasses(t *testing.T) {
 	seeded := time.Now()
 
 	var vars struct {
-		Passes              int64    `json:"passes"`
-		Errors              int64    `json:"errors"`
-		RowsDeleted         int64    `json:"rows_deleted"`
-		LastStart           string   `json:"last_start"`
-		LastDurationSeconds *float64 `json:"last_duration_seconds"`
-		LastError           *string  `json:"last_error"`
+		Passes              int64    `json:"cleanup_passes"`
+		Errors              int64    `json:"cleanup_errors"`
+		RowsDeleted         int64    `json:"cleanup_rows_deleted"`
+		LastStart           string   `json:"cleanup_last_start"`
+		LastDurationSeconds *float64 `json:"cleanup_last_duration_seconds"`
+		LastError           *string  `json:"cleanup_last_error"`
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -50,17 +50,17 @@ func TestVarsShowCleanupPasses(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if vars.Passes < 1 || vars.Errors != 0 || vars.RowsDeleted != 1 {
-		t.Errorf("passes %d, errors %d, rows_deleted %d: want at least 1, 0, 1", vars.Passes, vars.Errors, vars.RowsDeleted)
+		t.Errorf("cleanup_passes %d, cleanup_errors %d, cleanup_rows_deleted %d: want at least 1, 0, 1", vars.Passes, vars.Errors, vars.RowsDeleted)
 	}
 	start, err := time.Parse(time.RFC3339Nano, vars.LastStart)
 	if err != nil || start.Location() != time.UTC || start.Before(seeded.Add(-time.Second)) {
-		t.Errorf("last_start %q (%v): want an RFC 3339 UTC time after the seeding", vars.LastStart, err)
+		t.Errorf("cleanup_last_start %q (%v): want an RFC 3339 UTC time after the seeding", vars.LastStart, err)
 	}
 	if vars.LastDurationSeconds == nil || *vars.LastDurationSeconds < 0 || *vars.LastDurationSeconds > 10 {
-		t.Errorf("last_duration_seconds %v: want seconds", fmtPtr(vars.LastDurationSeconds))
+		t.Errorf("cleanup_last_duration_seconds %v: want seconds", fmtPtr(vars.LastDurationSeconds))
 	}
 	if vars.LastError == nil || *vars.LastError != "" {
-		t.Errorf("last_error %v: want \"\"", fmtPtr(vars.LastError))
+		t.Errorf("cleanup_last_error %v: want \"\"", fmtPtr(vars.LastError))
 	}
 }
 
@@ -70,7 +70,8 @@ func TestVarsWithMemoryStore(t *testing.T) {
 	t.Parallel()
 	kit, _ := startKit(t, map[string]string{"SESSION_STORE": "memory"})
 	vars := kit.Vars()
-	for key, want := range map[string]any{"passes": int64(0), "rows_deleted": int64(0), "last_start": "", "last_duration_seconds": 0.0, "last_error": ""} {
+	for key, want := range map[string]any{"cleanup_passes": json.Number("0"), "cleanup_rows_deleted": json.Number("0"),
+		"cleanup_last_start": "", "cleanup_last_duration_seconds": json.Number("0"), "cleanup_last_error": ""} {
 		if got, ok := vars[key]; !ok || got != want {
 			t.Errorf("%s: %#v, want %#v", key, got, want)
 		}

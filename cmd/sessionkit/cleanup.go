@@ -31,7 +31,7 @@ func runCleanup(ctx context.Context, a *app, c *command, _ any, _ []string) int 
 	}
 	defer op.close()
 	p := newProgress(a.stdout, a.tty, "deleted")
-	n, err := op.store.DeleteExpiredWithProgress(ctx, p.update)
+	n, err := op.store.DeleteExpired(ctx, p.update)
 	p.end()
 	fmt.Fprintf(a.stdout, "deleted %s expired sessions from %s in %s in %v\n",
 		thousands(n), op.store.Table(), plural(int(p.statements), "statement"), p.elapsed())

@@ -375,14 +375,14 @@ func countExpired(ctx context.Context, db *sql.DB) (int, error) {
 // debugVars is what the examples serve at /debug/vars with DEBUG_VARS=true.
 type debugVars struct {
 	Sessionkit struct {
-		Passes              int64   `json:"passes"`
-		Skipped             int64   `json:"skipped"`
-		Errors              int64   `json:"errors"`
-		RowsDeleted         int64   `json:"rows_deleted"`
-		Statements          int64   `json:"statements"`
-		LastStart           string  `json:"last_start"`
-		LastDurationSeconds float64 `json:"last_duration_seconds"`
-		LastError           string  `json:"last_error"`
+		Passes              int64   `json:"cleanup_passes"`
+		Skipped             int64   `json:"cleanup_skipped"`
+		Errors              int64   `json:"cleanup_errors"`
+		RowsDeleted         int64   `json:"cleanup_rows_deleted"`
+		Statements          int64   `json:"cleanup_statements"`
+		LastStart           string  `json:"cleanup_last_start"`
+		LastDurationSeconds float64 `json:"cleanup_last_duration_seconds"`
+		LastError           string  `json:"cleanup_last_error"`
 	} `json:"sessionkit"`
 	Goroutines int `json:"goroutines"`
 	Memstats   struct {

@@ -50,26 +50,26 @@ func TestDebugVarsShowCleanupStatistics(t *testing.T) {
 			}
 			after = v
 			if got := v.Sessionkit.RowsDeleted - before.Sessionkit.RowsDeleted; got < expired {
-				return fmt.Errorf("rows_deleted went up by %d, want %d", got, expired)
+				return fmt.Errorf("cleanup_rows_deleted went up by %d, want %d", got, expired)
 			}
 			return nil
 		})
 
 		s, s0 := after.Sessionkit, before.Sessionkit
 		if got := s.RowsDeleted - s0.RowsDeleted; got != expired {
-			t.Errorf("rows_deleted went up by %d, want %d", got, expired)
+			t.Errorf("cleanup_rows_deleted went up by %d, want %d", got, expired)
 		}
 		if s.Passes <= s0.Passes || s.Statements <= s0.Statements {
-			t.Errorf("passes %d -> %d, statements %d -> %d: want both to go up",
+			t.Errorf("cleanup_passes %d -> %d, cleanup_statements %d -> %d: want both to go up",
 				s0.Passes, s.Passes, s0.Statements, s.Statements)
 		}
 		if s.Errors != 0 || s.LastError != "" || s.Skipped != 0 {
-			t.Errorf("errors %d, last_error %q, skipped %d: want none with one replica and a healthy database",
+			t.Errorf("cleanup_errors %d, cleanup_last_error %q, cleanup_skipped %d: want none with one replica and a healthy database",
 				s.Errors, s.LastError, s.Skipped)
 		}
 		last, err := time.Parse(time.RFC3339Nano, s.LastStart)
 		if err != nil || last.Before(seeded.Add(-time.Second)) || s.LastDurationSeconds < 0 {
-			t.Errorf("last_start %q, last_duration_seconds %v: want a pass started after the seeding (%v)",
+			t.Errorf("cleanup_last_start %q, cleanup_last_duration_seconds %v: want a pass started after the seeding (%v)",
 				s.LastStart, s.LastDurationSeconds, err)
 		}
 		if n, err := countExpired(ctx, db); err != nil || n != 0 {
@@ -84,7 +84,7 @@ func TestDebugVarsShowCleanupStatistics(t *testing.T) {
 				return err
 			}
 			if v.Sessionkit.Passes <= s.Passes {
-				return fmt.Errorf("passes still %d", v.Sessionkit.Passes)
+				return fmt.Errorf("cleanup_passes still %d", v.Sessionkit.Passes)
 			}
 			return nil
 		})

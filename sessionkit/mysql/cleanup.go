@@ -12,54 +12,6 @@ import (
 	"time"
 )
 
-// Stats counts what the store has done since it was made: its calls and
-// statements, and its background cleanup.
-type Stats struct {
-	// FindCalls counts calls of Find, CommitCalls calls of Commit and
-	// Delete (and their Ctx forms); FindStatements and CommitStatements
-	// count the statements that served them (a Delete has one of its
-	// own). Fewer statements than calls means calls were batched.
-	FindCalls, FindStatements     int64
-	CommitCalls, CommitStatements int64
-	// SplitBatches counts write batches that the server refused and that
-	// were split to find the session it refused.
-	SplitBatches int64
-	// TouchesSkipped counts Commits not written because only the expiry
-	// moved, by less than TouchInterval; TouchesWritten those written as an
-	// expiry-only UPDATE.
-	TouchesSkipped, TouchesWritten int64
-	// FindErrors, CommitErrors and DeleteErrors count the calls of Find,
-	// Commit and Delete (and their Ctx forms) that returned an error,
-	// whatever its cause: the server, the query timeout, the caller's
-	// context, ErrTooLarge or ErrClosed.
-	FindErrors, CommitErrors, DeleteErrors int64
-	// UnreadableSessions counts stored sessions that Find and All could not
-	// read, and treated as missing: encrypted with a key no longer
-	// configured, altered, or copied under another token (see
-	// Config.EncryptionKeys). TokensUpgraded counts sessions moved from a
-	// plain token to its hash on first use (Config.UpgradePlainTokens).
-	UnreadableSessions, TokensUpgraded int64
-
-	// Passes is the number of cleanup passes that ran to the end or to an
-	// error.
-	Passes int64
-	// Skipped is the number of passes skipped because another replica held
-	// the cleanup lock.
-	Skipped int64
-	// Errors is the number of passes that ended in an error.
-	Errors int64
-	// RowsDeleted is the number of expired sessions deleted by the background
-	// cleanup and by DeleteExpired, in Statements DELETE statements of at most
-	// CleanupBatchSize rows each.
-	RowsDeleted int64
-	Statements  int64
-	// LastStart, LastDuration and LastError describe the most recent pass
-	// that ran; LastError is nil when it succeeded.
-	LastStart    time.Time
-	LastDuration time.Duration
-	LastError    error
-}
-
 // cleanup is the state of the background cleanup goroutine.
 type cleanup struct {
 	cancel context.CancelFunc // nil when cleanup was never started
@@ -128,20 +80,6 @@ func (s *Store) StopCleanup() {
 	<-s.cleanup.done
 }
 
-// Stats returns the store's counters.
-func (s *Store) Stats() Stats {
-	s.cleanup.mu.Lock()
-	st := s.cleanup.stats
-	s.cleanup.mu.Unlock()
-	st.FindCalls, st.FindStatements = s.reads.counts()
-	st.CommitCalls, st.CommitStatements = s.writes.counts()
-	st.SplitBatches = s.splits.Load()
-	st.TouchesSkipped, st.TouchesWritten = s.touchesSkipped.Load(), s.touchesWritten.Load()
-	st.FindErrors, st.CommitErrors, st.DeleteErrors = s.findErrors.Load(), s.commitErrors.Load(), s.deleteErrors.Load()
-	st.UnreadableSessions, st.TokensUpgraded = s.unreadableRows.Load(), s.tokensUpgraded.Load()
-	return st
-}
-
 // cleanupPass runs one coordinated pass: take the named lock without
 // waiting, delete expired rows in batches, release the lock. It logs instead
 // of returning errors, and a panic in it is logged, not passed on.
@@ -170,7 +108,7 @@ func (s *Store) cleanupPass(ctx context.Context) {
 		s.log().Debug("sessionkit/mysql: cleanup runs without a lock", "table", s.table.quoted, "err", err)
 	} else if !locked {
 		s.cleanup.mu.Lock()
-		s.cleanup.stats.Skipped++
+		s.cleanup.stats.CleanupSkipped++
 		s.cleanup.mu.Unlock()
 		return
 	}
@@ -187,7 +125,7 @@ func (s *Store) cleanupPass(ctx context.Context) {
 			s.warnOnce(&s.cleanup.leaseWarned, "sessionkit/mysql: cleanup runs with GET_LOCK alone, which is local to one cluster node", "err", err)
 		case held == nil:
 			s.cleanup.mu.Lock()
-			s.cleanup.stats.Skipped++
+			s.cleanup.stats.CleanupSkipped++
 			s.cleanup.mu.Unlock()
 			return
 		default:
@@ -216,11 +154,11 @@ func (s *Store) recordPass(start time.Time, d time.Duration, n int64, err error)
 	s.cleanup.mu.Lock()
 	defer s.cleanup.mu.Unlock()
 	st := &s.cleanup.stats
-	st.Passes++
+	st.CleanupPasses++
 	if err != nil {
-		st.Errors++
+		st.CleanupErrors++
 	}
-	st.LastStart, st.LastDuration, st.LastError = start, d, err
+	st.CleanupLastStart, st.CleanupLastDuration, st.CleanupLastError = start, d, err
 }
 
 // lock takes the cleanup lock on conn without waiting. locked is false when
@@ -285,16 +223,11 @@ func discard(conn *sql.Conn) {
 // DeleteExpired deletes every expired session in one full pass of batched
 // statements (CleanupBatchSize rows each) and returns how many it deleted.
 // It does not take the replicas' cleanup lock: call it from a one-off job or
-// with the background cleanup disabled.
-func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
-	return s.DeleteExpiredWithProgress(ctx, nil)
-}
-
-// DeleteExpiredWithProgress is DeleteExpired calling progress, unless it is
-// nil, after each DELETE statement with the number of sessions deleted so
-// far, so that a command can show how a long pass is going. progress runs
-// on the caller's goroutine, between statements.
-func (s *Store) DeleteExpiredWithProgress(ctx context.Context, progress func(deleted int64)) (int64, error) {
+// with the background cleanup disabled. progress, if given, is called after
+// each DELETE statement with the number of sessions deleted so far, so that
+// a command can show how a long pass is going; it runs on the caller's
+// goroutine, between statements.
+func (s *Store) DeleteExpired(ctx context.Context, progress ...func(deleted int64)) (int64, error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return 0, s.wrap("delete expired", err)
@@ -304,9 +237,9 @@ func (s *Store) DeleteExpiredWithProgress(ctx context.Context, progress func(del
 }
 
 // deleteExpired deletes batches until none is full, renewing held (if any)
-// as it goes and calling progress (if any) after each; it stops early,
-// without an error, if the lease was lost.
-func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease, progress func(int64)) (int64, error) {
+// as it goes and calling progress after each; it stops early, without an
+// error, if the lease was lost.
+func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease, progress []func(int64)) (int64, error) {
 	stmt, err := s.prepareOn(ctx, conn, s.q.deleteExpired)
 	if err != nil {
 		return 0, s.wrap("delete expired", err)
@@ -339,12 +272,10 @@ func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease, 
 			f(n)
 		}
 		s.cleanup.mu.Lock()
-		s.cleanup.stats.RowsDeleted += n
-		s.cleanup.stats.Statements++
+		s.cleanup.stats.CleanupRowsDeleted += n
+		s.cleanup.stats.CleanupStatements++
 		s.cleanup.mu.Unlock()
-		if progress != nil {
-			progress(total)
-		}
+		report(progress, total)
 		if n < int64(size) {
 			return total, nil
 		}
@@ -354,6 +285,16 @@ func (s *Store) deleteExpired(ctx context.Context, conn *sql.Conn, held *lease, 
 				return total, ctx.Err()
 			case <-time.After(pause):
 			}
+		}
+	}
+}
+
+// report calls each of progress that is not nil with n: the optional
+// progress argument of DeleteExpired and UpgradeTokens.
+func report(progress []func(int64), n int64) {
+	for _, f := range progress {
+		if f != nil {
+			f(n)
 		}
 	}
 }

@@ -35,11 +35,21 @@ func TestDeleteExpiredRemovesInBatches(t *testing.T) {
 	insertRows(t, db, "live", 10, time.Hour)
 	s := newCleanupStore(t, db, nil)
 
-	var batches []int64
+	var batches, progress []int64
 	s.cleanup.onBatch = func(n int64) { batches = append(batches, n) }
-	n, err := s.DeleteExpired(context.Background())
+	n, err := s.DeleteExpired(context.Background(), func(deleted int64) { progress = append(progress, deleted) })
 	if err != nil || n != 2500 {
 		t.Fatalf("DeleteExpired = %d, %v; want 2500, nil", n, err)
+	}
+	var sum int64
+	for i, b := range batches {
+		sum += b
+		if i >= len(progress) || progress[i] != sum {
+			t.Fatalf("progress %v for batches %v; want the running total after each", progress, batches)
+		}
+	}
+	if n, err := s.DeleteExpired(context.Background(), nil); n != 0 || err != nil {
+		t.Fatalf("DeleteExpired with a nil progress = %d, %v; want 0, nil", n, err)
 	}
 	// At most CleanupBatchSize (1000 by default) rows a statement; fewer
 	// when the server was slow to delete the last batch (see pacing).
@@ -54,7 +64,7 @@ func TestDeleteExpiredRemovesInBatches(t *testing.T) {
 	if left := countRows(t, db, "expiry <= UTC_TIMESTAMP(6)"); left != 0 {
 		t.Fatalf("%d expired rows left", left)
 	}
-	if st := s.Stats(); st.RowsDeleted != 2500 || st.Statements != int64(len(batches)) {
+	if st := s.Stats(); st.CleanupRowsDeleted != 2500 || st.CleanupStatements != int64(len(batches)) {
 		t.Fatalf("Stats = %+v; want 2500 rows in %d statements", st, len(batches))
 	}
 	if live := countRows(t, db, "token LIKE 'live%'"); live != 10 {
@@ -73,7 +83,7 @@ func TestCleanupLoopUsesBatchSize(t *testing.T) {
 	s.cleanup.onBatch = func(n int64) { mu.Lock(); batches = append(batches, n); mu.Unlock() }
 	s.startCleanup(50 * time.Millisecond)
 
-	eventually(t, 10*time.Second, "expired rows removed", func() bool { return s.Stats().RowsDeleted == 230 })
+	eventually(t, 10*time.Second, "expired rows removed", func() bool { return s.Stats().CleanupRowsDeleted == 230 })
 	mu.Lock()
 	for _, n := range batches {
 		if n > 100 {
@@ -84,7 +94,7 @@ func TestCleanupLoopUsesBatchSize(t *testing.T) {
 	if live := countRows(t, db, "token LIKE 'live%'"); live != 5 {
 		t.Fatalf("%d live rows left; want all 5", live)
 	}
-	if st := s.Stats(); st.Passes < 1 || st.LastError != nil {
+	if st := s.Stats(); st.CleanupPasses < 1 || st.CleanupLastError != nil {
 		t.Fatalf("Stats = %+v; want passes and no error", st)
 	}
 }
@@ -124,7 +134,7 @@ func TestCleanupOneReplicaAtATime(t *testing.T) {
 		return countRows(t, db, "1=1") == 0
 	})
 	eventually(t, 5*time.Second, "a pass skipped because the other replica held the lock", func() bool {
-		return replicas[0].Stats().Skipped+replicas[1].Stats().Skipped > 0
+		return replicas[0].Stats().CleanupSkipped+replicas[1].Stats().CleanupSkipped > 0
 	})
 	for _, s := range replicas {
 		s.StopCleanup()
@@ -132,7 +142,7 @@ func TestCleanupOneReplicaAtATime(t *testing.T) {
 	if m := maxActive.Load(); m != 1 {
 		t.Fatalf("%d cleanup passes ran at once; want 1", m)
 	}
-	if got := replicas[0].Stats().RowsDeleted + replicas[1].Stats().RowsDeleted; got != 3000 {
+	if got := replicas[0].Stats().CleanupRowsDeleted + replicas[1].Stats().CleanupRowsDeleted; got != 3000 {
 		t.Fatalf("replicas deleted %d rows in all; want 3000", got)
 	}
 }
@@ -159,7 +169,7 @@ func TestCleanupSkipsWhileLockHeld(t *testing.T) {
 
 	s := newCleanupStore(t, db, nil)
 	s.startCleanup(20 * time.Millisecond)
-	eventually(t, 5*time.Second, "passes skipped", func() bool { return s.Stats().Skipped >= 3 })
+	eventually(t, 5*time.Second, "passes skipped", func() bool { return s.Stats().CleanupSkipped >= 3 })
 	if n := countRows(t, db, "1=1"); n != 20 {
 		t.Fatalf("%d rows left while another replica held the lock; want all 20", n)
 	}
@@ -179,8 +189,8 @@ func TestCleanupRunsWhereLocksAreRefused(t *testing.T) {
 	s.cleanup.lockName = func(context.Context, *sql.Conn) (string, error) { return "", nil } // GET_LOCK('') is NULL
 	s.startCleanup(20 * time.Millisecond)
 	eventually(t, 5*time.Second, "rows deleted without a lock", func() bool { return countRows(t, db, "1=1") == 0 })
-	if st := s.Stats(); st.Skipped != 0 {
-		t.Fatalf("Stats.Skipped = %d; a refused lock must not skip the pass", st.Skipped)
+	if st := s.Stats(); st.CleanupSkipped != 0 {
+		t.Fatalf("Stats.CleanupSkipped = %d; a refused lock must not skip the pass", st.CleanupSkipped)
 	}
 }
 
@@ -202,14 +212,14 @@ func TestCleanupWaitsJitterFirst(t *testing.T) {
 	start := time.Now()
 	s.startCleanup(10 * time.Second)
 	time.Sleep(300 * time.Millisecond)
-	if p := s.Stats().Passes; p != 0 {
+	if p := s.Stats().CleanupPasses; p != 0 {
 		t.Fatalf("%d passes before the jitter elapsed", p)
 	}
-	eventually(t, 5*time.Second, "the first pass after the jitter", func() bool { return s.Stats().Passes == 1 })
+	eventually(t, 5*time.Second, "the first pass after the jitter", func() bool { return s.Stats().CleanupPasses == 1 })
 	if asked != 10*time.Second {
 		t.Fatalf("jitter drawn within %v; want within the interval, 10s", asked)
 	}
-	if first := s.Stats().LastStart.Sub(start); first < 700*time.Millisecond {
+	if first := s.Stats().CleanupLastStart.Sub(start); first < 700*time.Millisecond {
 		t.Fatalf("first pass %v after start; want no sooner than the 700ms jitter", first)
 	}
 }
@@ -222,7 +232,7 @@ func TestCleanupLogsErrorsAndGoesOn(t *testing.T) {
 	logger, logs := newLogger()
 	s := newCleanupStore(t, db, func(c *Config) { c.Logger = logger })
 	s.startCleanup(20 * time.Millisecond)
-	eventually(t, 5*time.Second, "two failed passes", func() bool { return s.Stats().Errors >= 2 })
+	eventually(t, 5*time.Second, "two failed passes", func() bool { return s.Stats().CleanupErrors >= 2 })
 	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "cleanup") || !strings.Contains(l, "doesn't exist") {
 		t.Fatalf("log does not report the cleanup error:\n%s", l)
 	}
@@ -230,7 +240,7 @@ func TestCleanupLogsErrorsAndGoesOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	insertRows(t, db, "expired", 5, -time.Minute)
-	eventually(t, 5*time.Second, "rows deleted after the table appeared", func() bool { return s.Stats().RowsDeleted == 5 })
+	eventually(t, 5*time.Second, "rows deleted after the table appeared", func() bool { return s.Stats().CleanupRowsDeleted == 5 })
 }
 
 // TestCleanupLogsToDefaultLogger is not parallel: it replaces slog's default.

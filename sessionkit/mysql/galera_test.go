@@ -179,7 +179,7 @@ func TestGaleraCleanupOnePassAtATime(t *testing.T) {
 	eventually(t, 10*time.Second, "a pass skipped because a replica on another node held the lease", func() bool {
 		var skipped int64
 		for _, s := range stores {
-			skipped += s.Stats().Skipped
+			skipped += s.Stats().CleanupSkipped
 		}
 		return skipped > 0
 	})
@@ -187,8 +187,8 @@ func TestGaleraCleanupOnePassAtATime(t *testing.T) {
 	for _, s := range stores {
 		s.StopCleanup()
 		st := s.Stats()
-		deleted += st.RowsDeleted
-		errs += st.Errors
+		deleted += st.CleanupRowsDeleted
+		errs += st.CleanupErrors
 	}
 	if m := maxActive.Load(); m != 1 {
 		t.Errorf("%d cleanup passes ran at once across the nodes; want 1", m)

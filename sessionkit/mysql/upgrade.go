@@ -193,7 +193,7 @@ func (s *Store) move(ctx context.Context, plain, hashed string, stored, data []b
 // moves each row with a statement of its own that changes it only if it is
 // still as read, so it is safe while the service runs: a row changed or
 // moved meanwhile, or whose hash is already stored, is skipped and counted
-// in the log line that ends the run. progress, if not nil, is called after
+// in the log line that ends the run. progress, if given, is called after
 // each batch with the number of rows moved so far. It needs
 // Config.UpgradePlainTokens; ctx ends it between two statements (each is
 // bounded by QueryTimeout).
@@ -205,7 +205,7 @@ func (s *Store) move(ctx context.Context, plain, hashed string, stored, data []b
 // under plain tokens (written by scs's mysqlstore, or with
 // SESSION_HASH_TOKEN=false), and only once every replica runs with
 // UpgradePlainTokens on, so that every row written since is marked.
-func (s *Store) UpgradeTokens(ctx context.Context, batchSize int, progress func(done int64)) (int64, error) {
+func (s *Store) UpgradeTokens(ctx context.Context, batchSize int, progress ...func(done int64)) (int64, error) {
 	if !s.cfg.UpgradePlainTokens {
 		return 0, errors.New("sessionkit/mysql: UpgradeTokens: needs UpgradePlainTokens (SESSION_UPGRADE_PLAIN_TOKENS=true), on this store and on every replica first")
 	}
@@ -251,9 +251,7 @@ func (s *Store) UpgradeTokens(ctx context.Context, batchSize int, progress func(
 				return upgraded, s.wrap("upgrading tokens", err)
 			}
 		}
-		if progress != nil {
-			progress(upgraded)
-		}
+		report(progress, upgraded)
 		if len(page) < batchSize {
 			break
 		}

@@ -67,7 +67,7 @@ func main() {
 			store = s
 			clean = func(ctx context.Context) (int64, int64, error) {
 				n, err := s.DeleteExpired(ctx)
-				return n, s.Stats().Statements, err
+				return n, s.Stats().CleanupStatements, err
 			}
 		default:
 			store = mysqlstore.NewWithCleanupInterval(db, 0)
