@@ -17,12 +17,13 @@ type cleanup struct {
 	cancel context.CancelFunc // nil when cleanup was never started
 	done   chan struct{}      // closed when the goroutine has returned
 
-	// jitter picks the delay before the first pass; lockName overrides the
-	// lock's name. Both exist for tests.
-	jitter   func(interval time.Duration) time.Duration
-	lockName func(ctx context.Context, conn *sql.Conn) (string, error)
-	onPass   func(start bool) // called as a pass starts and ends, for tests
-	onBatch  func(rows int64) // called after each DELETE, for tests
+	// firstDelay picks the delay before the first pass (firstPassDelay
+	// unless set); lockName overrides the lock's name. Both exist for
+	// tests.
+	firstDelay func(interval time.Duration) time.Duration
+	lockName   func(ctx context.Context, conn *sql.Conn) (string, error)
+	onPass     func(start bool) // called as a pass starts and ends, for tests
+	onBatch    func(rows int64) // called after each DELETE, for tests
 
 	holder      string // this store's name in the lease table
 	leaseWarned atomic.Bool
@@ -47,11 +48,11 @@ func (s *Store) startCleanup(interval time.Duration) {
 
 func (s *Store) cleanupLoop(ctx context.Context, interval time.Duration) {
 	defer close(s.cleanup.done)
-	jitter := s.cleanup.jitter
-	if jitter == nil {
-		jitter = randomJitter
+	first := s.cleanup.firstDelay
+	if first == nil {
+		first = func(interval time.Duration) time.Duration { return firstPassDelay(interval, rand.N[time.Duration]) }
 	}
-	timer := time.NewTimer(jitter(interval))
+	timer := time.NewTimer(first(interval))
 	defer timer.Stop()
 	for {
 		select {
@@ -64,9 +65,23 @@ func (s *Store) cleanupLoop(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// randomJitter spreads the first passes of replicas that start together
-// over the interval.
-func randomJitter(interval time.Duration) time.Duration { return rand.N(interval) }
+// firstPassDelay is how long the background cleanup waits before its first
+// pass: the interval, as scs's mysqlstore waits, and a random part of a
+// tenth of it more, drawn by draw (rand.N, which returns a duration in
+// [0, n)), so that replicas started together run their passes apart. The
+// passes then follow every interval, so each is at most a tenth of the
+// interval later than scs's would be: a session is deleted by then, never
+// later. (A first pass anywhere in the first interval spread replicas more,
+// but came up to a whole interval early and then, after an expiry just
+// missed, a whole interval late, later than code written for scs's
+// schedule expects.)
+func firstPassDelay(interval time.Duration, draw func(n time.Duration) time.Duration) time.Duration {
+	spread := interval / 10
+	if spread <= 0 {
+		return interval
+	}
+	return interval + draw(spread)
+}
 
 // StopCleanup stops the background cleanup and returns once its goroutine
 // has exited, cancelling a pass that is running. It is idempotent, safe to

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +24,7 @@ func newCleanupStore(t *testing.T, db *sql.DB, set func(*Config)) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.cleanup.jitter = func(time.Duration) time.Duration { return 0 }
+	s.cleanup.firstDelay = func(time.Duration) time.Duration { return 0 }
 	t.Cleanup(s.StopCleanup)
 	return s
 }
@@ -194,33 +195,79 @@ func TestCleanupRunsWhereLocksAreRefused(t *testing.T) {
 	}
 }
 
-func TestCleanupWaitsJitterFirst(t *testing.T) {
+// TestFirstCleanupPassKeepsScsSchedule checks, without waiting, when the
+// passes run: the first after the interval and at most a tenth of it more,
+// then one every interval. So a session is deleted at most a tenth of the
+// interval after scs's mysqlstore would delete it (or before), and scs's
+// own TestCleanup (expiry at 100ms, interval 200ms, checked at 300ms) holds
+// whatever the draw. With the first pass anywhere in the first interval, it
+// failed about one run in a hundred.
+func TestFirstCleanupPassKeepsScsSchedule(t *testing.T) {
 	t.Parallel()
-	for i := 0; i < 100; i++ {
-		if d := randomJitter(time.Second); d < 0 || d >= time.Second {
-			t.Fatalf("randomJitter(1s) = %v; want within [0, 1s)", d)
+	const interval = 200 * time.Millisecond
+	lowest := func(time.Duration) time.Duration { return 0 }
+	highest := func(n time.Duration) time.Duration { return n - 1 }
+	var asked time.Duration
+	if d := firstPassDelay(interval, func(n time.Duration) time.Duration { asked = n; return 0 }); d != interval || asked != interval/10 {
+		t.Fatalf("firstPassDelay drew within %v and waits %v; want a draw within %v added to %v", asked, d, interval/10, interval)
+	}
+	for range 1000 {
+		if d := firstPassDelay(interval, rand.N[time.Duration]); d < interval || d >= interval+interval/10 {
+			t.Fatalf("firstPassDelay(%v) = %v; want within [%v, %v)", interval, d, interval, interval+interval/10)
 		}
 	}
-	if randomJitter(time.Hour) == randomJitter(time.Hour) && randomJitter(time.Hour) == randomJitter(time.Hour) {
-		t.Fatal("randomJitter returns the same delay every time")
+	if d := firstPassDelay(5, highest); d != 5 {
+		t.Errorf("firstPassDelay(5ns) = %v; want the interval, with nothing to spread", d)
 	}
 
+	// deletedAt is when the pass that deletes a session expiring at
+	// expiry runs: the first at or after it.
+	deletedAt := func(first, expiry time.Duration) time.Duration {
+		at := first
+		for at < expiry {
+			at += interval
+		}
+		return at
+	}
+	draws := []func(time.Duration) time.Duration{lowest, highest}
+	for k := range 10 {
+		draws = append(draws, func(n time.Duration) time.Duration { return n * time.Duration(k) / 10 })
+	}
+	for _, draw := range draws {
+		first := firstPassDelay(interval, draw)
+		if at := deletedAt(first, 100*time.Millisecond); at >= 300*time.Millisecond-interval/10 {
+			t.Errorf("first pass at %v: scs's TestCleanup's session (expiry 100ms) is deleted at %v, too close to its check at 300ms", first, at)
+		}
+		for expiry := time.Duration(0); expiry < 5*interval; expiry += interval / 50 {
+			scs := deletedAt(interval, expiry) // scs's ticker: every interval from the start
+			if at := deletedAt(first, expiry); at >= scs+interval/10 {
+				t.Errorf("first pass at %v: a session expiring at %v is deleted at %v; scs deletes it at %v, and we at most %v later",
+					first, expiry, at, scs, interval/10)
+			}
+		}
+	}
+}
+
+// TestCleanupWaitsItsFirstDelay starts the cleanup with a first delay of
+// 700ms: no pass runs before it.
+func TestCleanupWaitsItsFirstDelay(t *testing.T) {
+	t.Parallel()
 	db := newDB(t, []string{recommendedTable})
 	s := newCleanupStore(t, db, nil)
 	var asked time.Duration
-	s.cleanup.jitter = func(d time.Duration) time.Duration { asked = d; return 700 * time.Millisecond }
+	s.cleanup.firstDelay = func(d time.Duration) time.Duration { asked = d; return 700 * time.Millisecond }
 	start := time.Now()
 	s.startCleanup(10 * time.Second)
 	time.Sleep(300 * time.Millisecond)
 	if p := s.Stats().CleanupPasses; p != 0 {
-		t.Fatalf("%d passes before the jitter elapsed", p)
+		t.Fatalf("%d passes before the first delay elapsed", p)
 	}
-	eventually(t, 5*time.Second, "the first pass after the jitter", func() bool { return s.Stats().CleanupPasses == 1 })
+	eventually(t, 5*time.Second, "the first pass after the delay", func() bool { return s.Stats().CleanupPasses == 1 })
 	if asked != 10*time.Second {
-		t.Fatalf("jitter drawn within %v; want within the interval, 10s", asked)
+		t.Fatalf("first delay asked for the interval %v; want 10s", asked)
 	}
 	if first := s.Stats().CleanupLastStart.Sub(start); first < 700*time.Millisecond {
-		t.Fatalf("first pass %v after start; want no sooner than the 700ms jitter", first)
+		t.Fatalf("first pass %v after start; want no sooner than the 700ms delay", first)
 	}
 }
 

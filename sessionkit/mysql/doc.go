@@ -10,22 +10,34 @@
 //
 // # Table
 //
-// CreateTable makes the recommended table:
+// CreateTable makes the recommended table, of eight columns (for the table
+// "sessions"; CreateTableStatement gives it for the store's table):
 //
-//	CREATE TABLE sessions (
-//	  token  CHAR(43) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,
-//	  data   MEDIUMBLOB  NOT NULL,
-//	  expiry DATETIME(6) NOT NULL,
-//	  INDEX sessions_expiry_idx (expiry)
+//	CREATE TABLE IF NOT EXISTS `sessions` (
+//	  token      CHAR(43) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,
+//	  data       MEDIUMBLOB  NOT NULL,
+//	  expiry     DATETIME(6) NOT NULL,
+//	  user_id    VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+//	  created    DATETIME(6) NULL,
+//	  last_seen  DATETIME(6) NULL,
+//	  ip         VARCHAR(45) CHARACTER SET ascii NULL,
+//	  user_agent VARCHAR(255) CHARACTER SET utf8mb4 NULL,
+//	  INDEX `sessions_expiry_idx` (expiry),
+//	  INDEX `sessions_user_idx` (user_id)
 //	);
 //
 // Tokens are case-sensitive base64url strings of 43 characters (also when scs
 // stores their SHA-256), so an ascii_bin column compares them exactly. A BLOB
 // holds 64 KiB, a MEDIUMBLOB 16 MiB. DATETIME stores the UTC wall-clock time
-// the store writes with no time-zone conversion and no 2038 limit.
+// the store writes with no time-zone conversion and no 2038 limit. The five
+// columns from user_id on record the sessions of a user (see Sessions):
+// NULL for an anonymous session.
 //
-// The table from scs's README (token CHAR(43) PRIMARY KEY, data BLOB NOT
-// NULL, expiry TIMESTAMP(6) NOT NULL) keeps working unchanged.
+// Only token, data and expiry are needed: the table from scs's README (token
+// CHAR(43) PRIMARY KEY, data BLOB NOT NULL, expiry TIMESTAMP(6) NOT NULL),
+// and the three-column table of earlier versions, keep working unchanged,
+// without the sessions of a user (CheckUsers gives the ALTER TABLE that adds
+// their columns).
 //
 // # Time zones
 //
@@ -173,8 +185,11 @@
 // # Cleanup
 //
 // A background goroutine deletes expired sessions every CleanupInterval
-// (5 minutes in DefaultConfig), starting after a random delay within the
-// interval so that replicas started together spread out. Each pass takes the
+// (5 minutes in DefaultConfig). Its first pass runs one interval after the
+// store is made, as scs's mysqlstore's does, plus a random delay of up to a
+// tenth of the interval, so that replicas started together spread out; a
+// session is then deleted at most a tenth of an interval later than scs's
+// schedule would delete it. Each pass takes the
 // server's named lock GET_LOCK('sessionkit:<db>.<table>', 0); when another
 // replica holds it the pass is skipped, and where the server refuses named
 // locks the pass runs anyway. On a node of a multi-primary cluster (Galera,

@@ -158,7 +158,7 @@ func TestGaleraCleanupOnePassAtATime(t *testing.T) {
 	insertRows(t, dbs[0], "expired", 3000, -time.Minute)
 	var active, maxActive atomic.Int32
 	for _, s := range stores {
-		s.cleanup.jitter = func(time.Duration) time.Duration { return 0 }
+		s.cleanup.firstDelay = func(time.Duration) time.Duration { return 0 }
 		s.cleanup.onPass = func(start bool) {
 			if !start {
 				active.Add(-1)
