@@ -36,7 +36,7 @@ import (
 	"go.uber.org/goleak"
 )
 
-// Environment variables that steer the harness.
+// Environment variables that steer the harness (and EnvAsMySQL).
 const (
 	EnvDSN       = "SESSIONKIT_TEST_DSN"
 	EnvRequireDB = "SESSIONKIT_TEST_REQUIRE_DB"
@@ -129,6 +129,7 @@ type Option func(*options)
 type options struct {
 	timeZone string
 	params   map[string]string
+	mysql84  bool
 }
 
 // TimeZone asks for a server whose default time zone is tz: an offset such as
@@ -149,6 +150,9 @@ func Param(name, value string) Option {
 		o.params[name] = value
 	}
 }
+
+// MySQL84 makes DB's pool answer as MySQL 8.4 would (see AsMySQL84).
+func MySQL84() Option { return func(o *options) { o.mysql84 = true } }
 
 // requireServer skips or fails t when no server can be had.
 func requireServer(t testing.TB) {
@@ -213,9 +217,18 @@ func DSN(t testing.TB, opts ...Option) string {
 }
 
 // DB opens a pool on a fresh, empty database; the pool is closed and the
-// database dropped when t ends.
+// database dropped when t ends. With the option MySQL84, or with
+// SESSIONKIT_TEST_AS_MYSQL=1, its connections answer as MySQL 8.4 would
+// (see AsMySQL84).
 func DB(t testing.TB, opts ...Option) *sql.DB {
 	t.Helper()
+	o := &options{mysql84: AsMySQL()}
+	for _, opt := range opts {
+		opt(o)
+	}
+	if o.mysql84 {
+		return OpenAsMySQL84(t, DSN(t, opts...))
+	}
 	return Open(t, DSN(t, opts...))
 }
 

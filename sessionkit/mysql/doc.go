@@ -142,7 +142,13 @@
 // until innodb_lock_wait_timeout (50 seconds by default; sessionkit sets it
 // to SESSION_DB_QUERY_TIMEOUT on its own pool); set it low on a pool you
 // bring. Servers or proxies that refuse both SET STATEMENT and optimizer
-// hints get plain statements, with the same caveat.
+// hints get plain statements, with the same caveat. The store moves to the
+// next form only when the server refuses the form itself: when a statement
+// is refused as a syntax error, it prepares SELECT 1 in the same form, and
+// keeps the form if the server takes that (the statement was wrong, not
+// the form; the caller gets its error). Its tests run the MySQL form on
+// MariaDB through a connection that answers as MySQL 8.4 would
+// (internal/mysqltest.AsMySQL84).
 //
 // # Zero values
 //

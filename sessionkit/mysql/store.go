@@ -129,6 +129,7 @@ type Store struct {
 	q             queries // every statement on the table
 	lq            leaseQueries
 	dialect       atomic.Int32
+	formTaken     atomic.Int32 // dialect+1 whose form the server was seen to take (see takesForm)
 	cluster       atomic.Int32 // clusterUnknown until the server was asked
 	find, all     lazyStmt
 	del           lazyStmt
