@@ -66,14 +66,13 @@ func (s *Store) cleanupLoop(ctx context.Context, interval time.Duration) {
 }
 
 // firstPassDelay is how long the background cleanup waits before its first
-// pass: the interval, as scs's mysqlstore waits, and a random part of a
-// tenth of it more, drawn by draw (rand.N, which returns a duration in
-// [0, n)), so that replicas started together run their passes apart. The
-// passes then follow every interval, so each is at most a tenth of the
-// interval later than scs's would be: a session is deleted by then, never
-// later. (A first pass anywhere in the first interval spread replicas more,
-// but came up to a whole interval early and then, after an expiry just
-// missed, a whole interval late, later than code written for scs's
+// pass: the interval, as scs's mysqlstore waits, plus a random part of a
+// tenth of it (draw(n) returns a duration in [0, n), as rand.N does), so
+// that replicas started together run their passes apart. Passes then follow
+// every interval, so a session is deleted at most a tenth of an interval
+// after scs's schedule would delete it. (A first pass anywhere in the first
+// interval spread replicas more, but then a session that expired just after
+// it waited a whole interval more, longer than code written for scs's
 // schedule expects.)
 func firstPassDelay(interval time.Duration, draw func(n time.Duration) time.Duration) time.Duration {
 	spread := interval / 10
