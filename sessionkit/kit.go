@@ -37,8 +37,8 @@ type Kit struct {
 
 	requests inflight
 
-	trustedProxies      []netip.Prefix // SESSION_TRUSTED_PROXIES
-	warnedCookieDropped atomic.Bool    // a Secure cookie over plain HTTP was logged
+	trustedProxies    []netip.Prefix // SESSION_TRUSTED_PROXIES
+	lastCookieWarning atomic.Int64   // when a Secure cookie over plain HTTP was last logged, in Unix nanoseconds; 0 never
 
 	users           userStore // the sessions of a user
 	usersChecked    atomic.Bool
