@@ -97,13 +97,15 @@ type Config struct {
 	// or __Secure- prefix whose attributes browsers would reject is an
 	// error.
 	CookieName string `env:"SESSION_COOKIE_NAME"`
-	// CookieLegacyName is a cookie name whose session the middleware
-	// adopts when a request carries it and not CookieName's: the session
-	// is kept and moves to the new cookie, and the old cookie is expired.
-	// Empty, the default, means "session" when CookieName is empty and
-	// resolves to "__Host-session" (so that the sessions of the name
-	// before the prefix survive the upgrade), and none otherwise; "none"
-	// adopts none. See LegacyCookieName.
+	// CookieLegacyName names the cookie that held the session before an
+	// upgrade changed its name, such as "session" before the default
+	// became "__Host-session": while it is set, the middleware adopts the
+	// session of a request that carries it and not CookieName's (the
+	// session is kept and moves to the new cookie, and the old cookie is
+	// expired). Empty, the default, and "none" adopt no cookie: set it for
+	// the upgrade window only, since a sibling subdomain can plant a cookie
+	// of a name without the __Host- prefix in a visitor's browser. See
+	// LegacyCookieName.
 	CookieLegacyName string `env:"SESSION_COOKIE_LEGACY_NAME"`
 	// CookieDomain is the cookie's Domain attribute; empty means the host
 	// that set it.
@@ -397,54 +399,4 @@ func (e *ConfigError) Unwrap() []error {
 		errs[i] = p
 	}
 	return errs
-}
-
-// The cookie names the kit picks when SESSION_COOKIE_NAME is empty.
-const (
-	// HostCookieName is the default where the cookie is Secure, has Path
-	// "/" and no Domain: browsers accept a cookie with the __Host- prefix
-	// only over HTTPS (or from localhost), and never from another host, so a
-	// sibling subdomain cannot plant one in its place.
-	HostCookieName = "__Host-session"
-	// PlainCookieName is the default where the attributes rule the prefix
-	// out, and the name of the session cookie before the prefix.
-	PlainCookieName = "session"
-)
-
-// SessionCookieName is the name the session cookie has: CookieName, or,
-// when that is empty, HostCookieName if the cookie's attributes allow the
-// __Host- prefix and PlainCookieName if not.
-func (c Config) SessionCookieName() string {
-	switch {
-	case c.CookieName != "":
-		return c.CookieName
-	case c.hostPrefixAllowed():
-		return HostCookieName
-	default:
-		return PlainCookieName
-	}
-}
-
-// LegacyCookieName is the name of the cookie whose session the middleware
-// adopts (see CookieLegacyName), or "" when it adopts none.
-func (c Config) LegacyCookieName() string {
-	switch {
-	case c.CookieLegacyName == "none":
-		return ""
-	case c.CookieLegacyName != "":
-		if c.CookieLegacyName == c.SessionCookieName() {
-			return ""
-		}
-		return c.CookieLegacyName
-	case c.CookieName == "" && c.SessionCookieName() == HostCookieName:
-		return PlainCookieName
-	default:
-		return ""
-	}
-}
-
-// hostPrefixAllowed reports whether browsers accept a cookie with the
-// __Host- prefix and c's attributes.
-func (c Config) hostPrefixAllowed() bool {
-	return c.CookieSecure && c.CookiePath == "/" && c.CookieDomain == ""
 }

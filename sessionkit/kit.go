@@ -281,6 +281,12 @@ func newKit(cfg Config, logger *slog.Logger) *Kit {
 		recordIP: cfg.RecordIP, recordUserAgent: cfg.RecordUserAgent, legacyCookie: cfg.LegacyCookieName()}
 	m.ErrorFunc = k.serveError
 	k.requests.init()
+	if k.legacyCookie != "" {
+		logger.Info("sessionkit: the sessions of the legacy cookie are adopted (SESSION_COOKIE_LEGACY_NAME); "+
+			"unset it once SESSION_LIFETIME has passed since the upgrade, since a sibling subdomain can plant that cookie",
+			slog.String("legacy_cookie", k.legacyCookie), slog.String("cookie", m.Cookie.Name),
+			slog.String("lifetime", cfg.Lifetime.String()))
+	}
 	return k
 }
 

@@ -75,18 +75,7 @@ func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]
 		bad("SESSION_CLEANUP_BATCH", strconv.Itoa(c.CleanupBatchSize), "must be at least 1")
 	}
 
-	if c.CookieName != "" {
-		if err := (&http.Cookie{Name: c.CookieName, Value: "v"}).Valid(); err != nil {
-			bad("SESSION_COOKIE_NAME", c.CookieName, "not a valid cookie name (letters, digits and !#$%%&'*+-.^_`|~)")
-		} else if why := c.prefixProblem(ok); why != "" {
-			bad("SESSION_COOKIE_NAME", c.CookieName, "%s", why)
-		}
-	}
-	if l := c.CookieLegacyName; l != "" && l != "none" {
-		if err := (&http.Cookie{Name: l, Value: "v"}).Valid(); err != nil {
-			bad("SESSION_COOKIE_LEGACY_NAME", l, "not a valid cookie name (letters, digits and !#$%%&'*+-.^_`|~), or none")
-		}
-	}
+	c.checkCookieNames(bad, ok)
 	if c.CookieDomain != "" {
 		if err := (&http.Cookie{Name: "n", Domain: c.CookieDomain}).Valid(); err != nil {
 			bad("SESSION_COOKIE_DOMAIN", c.CookieDomain, "not a valid cookie domain")
@@ -130,34 +119,6 @@ func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]
 		bad("SESSION_ENCRYPTION_KEYS", "", "%w", err)
 	}
 	return problems
-}
-
-// prefixProblem says why browsers would reject a cookie named CookieName
-// with c's attributes, or returns "". Browsers match the __Host- and
-// __Secure- prefixes in any letter case. ok tells whether a variable parsed.
-func (c Config) prefixProblem(ok func(string) bool) string {
-	name := strings.ToLower(c.CookieName)
-	var needs []string
-	switch {
-	case strings.HasPrefix(name, "__host-"):
-		if !c.CookieSecure && ok("SESSION_COOKIE_SECURE") {
-			needs = append(needs, "SESSION_COOKIE_SECURE=true")
-		}
-		if c.CookiePath != "/" {
-			needs = append(needs, "SESSION_COOKIE_PATH=/")
-		}
-		if c.CookieDomain != "" {
-			needs = append(needs, "no SESSION_COOKIE_DOMAIN")
-		}
-	case strings.HasPrefix(name, "__secure-"):
-		if !c.CookieSecure && ok("SESSION_COOKIE_SECURE") {
-			needs = append(needs, "SESSION_COOKIE_SECURE=true")
-		}
-	}
-	if len(needs) == 0 {
-		return ""
-	}
-	return "browsers reject this prefix without " + strings.Join(needs, ", ") + ": change those, or the name"
 }
 
 // checkTableName applies the store's rule, without the store's prefix: the
