@@ -42,8 +42,9 @@ type Config struct {
 	// MySQLDSN is the go-sql-driver DSN of the database, required with the
 	// mysql store. The kit sets parseTime=true, loc=UTC and the session
 	// time_zone '+00:00' on its own pool; a DSN that sets them otherwise is
-	// refused.
-	MySQLDSN string `env:"SESSION_MYSQL_DSN"`
+	// refused. It prints with its password masked (see DSN), so a Config
+	// can be logged.
+	MySQLDSN DSN `env:"SESSION_MYSQL_DSN"`
 
 	// Store is StoreMySQL or StoreMemory.
 	Store StoreKind `env:"SESSION_STORE" envDefault:"mysql"`

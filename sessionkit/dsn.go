@@ -3,6 +3,7 @@ package sessionkit
 import (
 	"database/sql/driver"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -10,9 +11,34 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// This file holds what the kit does with SESSION_MYSQL_DSN once it is valid
-// (the settings New adds for its own pool) and how the DSN's password is
-// kept out of every error and log line. validate.go decides what is valid.
+// This file holds SESSION_MYSQL_DSN's type, which never prints the
+// password, what the kit does with the DSN once it is valid (the settings
+// New adds for its own pool) and how the DSN's password is kept out of
+// every error and log line. validate.go decides what is valid.
+
+// DSN is a go-sql-driver/mysql data source name,
+// user:password@tcp(host:3306)/dbname?param=value (SESSION_MYSQL_DSN).
+//
+// It prints with its password masked as xxxxx (see the README's
+// Troubleshooting for what is masked in a DSN the driver cannot read) in
+// every way Go commonly prints a value: fmt's verbs, encoding/json and the
+// other encoders that use MarshalText, and log/slog. So a Config, or a
+// struct that holds one, can be printed or logged whole. string(d) is the
+// DSN itself.
+type DSN string
+
+// String is the DSN with its password masked.
+func (d DSN) String() string { return redactDSN(string(d)) }
+
+// Format prints String for every verb and flag of package fmt, %#v and %x
+// included.
+func (d DSN) Format(f fmt.State, verb rune) { fmt.Fprintf(f, fmt.FormatString(f, verb), d.String()) }
+
+// MarshalText is String, for encoding/json and other encoders.
+func (d DSN) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// LogValue is String, for log/slog.
+func (d DSN) LogValue() slog.Value { return slog.StringValue(d.String()) }
 
 // poolConnector returns the connector of New's own pool: cfg.MySQLDSN with
 // parseTime=true, loc=UTC and the session time zone '+00:00', unless the
@@ -21,7 +47,7 @@ import (
 // names the database for error messages, without the password. cfg must
 // have passed Validate, which refuses a DSN that contradicts these settings.
 func poolConnector(cfg Config, extra map[string]string) (connector driver.Connector, where string, err error) {
-	dsn, err := mysql.ParseDSN(cfg.MySQLDSN)
+	dsn, err := mysql.ParseDSN(string(cfg.MySQLDSN))
 	if err == nil {
 		dsn.ParseTime = true
 		dsn.Loc = time.UTC
@@ -49,7 +75,7 @@ func poolConnector(cfg Config, extra map[string]string) (connector driver.Connec
 		connector, err = mysql.NewConnector(dsn)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("sessionkit: SESSION_MYSQL_DSN: %s", scrubPassword(err.Error(), cfg.MySQLDSN))
+		return nil, "", fmt.Errorf("sessionkit: SESSION_MYSQL_DSN: %s", scrubPassword(err.Error(), string(cfg.MySQLDSN)))
 	}
 	return connector, fmt.Sprintf("MySQL %s(%s)/%s as %q", dsn.Net, dsn.Addr, dsn.DBName, dsn.User), nil
 }

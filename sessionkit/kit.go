@@ -145,7 +145,7 @@ func openPool(cfg Config, extra map[string]string) (*sql.DB, string, error) {
 // session only, so the kit sets it on its pool; a Galera node needs nothing
 // here, since the store makes its reads causal per statement.
 func groupConsistency(ctx context.Context, cfg Config, db *sql.DB) map[string]string {
-	if dsnSets(cfg.MySQLDSN, "group_replication_consistency") {
+	if dsnSets(string(cfg.MySQLDSN), "group_replication_consistency") {
 		return nil
 	}
 	var single sql.NullBool
@@ -186,7 +186,7 @@ func storeConfig(cfg Config, ownDB bool) sessionmysql.Config {
 	sc.MaxInflight = cfg.DBMaxInflight
 	sc.QueryTimeout = cfg.DBQueryTimeout
 	sc.TouchInterval = touchInterval(cfg.IdleTimeout)
-	sc.PoolSetsSyncWait = ownDB && dsnSets(cfg.MySQLDSN, "wsrep_sync_wait")
+	sc.PoolSetsSyncWait = ownDB && dsnSets(string(cfg.MySQLDSN), "wsrep_sync_wait")
 	sc.Logger = loggerOf(cfg)
 	sc.EncryptionKeys = cfg.EncryptionKeys
 	sc.HashedTokens = cfg.HashToken

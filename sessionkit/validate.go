@@ -48,8 +48,8 @@ func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]
 		if requireDSN {
 			if c.MySQLDSN == "" {
 				bad("SESSION_MYSQL_DSN", "", "required with SESSION_STORE=mysql")
-			} else if err := checkDSN(c.MySQLDSN); err != nil {
-				bad("SESSION_MYSQL_DSN", c.MySQLDSN, "%w", err)
+			} else if err := checkDSN(string(c.MySQLDSN)); err != nil {
+				bad("SESSION_MYSQL_DSN", string(c.MySQLDSN), "%w", err)
 			}
 		}
 	case StoreMemory:
