@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/go-sql-driver/mysql"
 )
 
 // StoreKind selects where sessions are kept.
@@ -176,13 +177,18 @@ type Config struct {
 // LoadConfig reads the configuration from the process environment; see
 // LoadConfigFrom.
 func LoadConfig() (Config, error) {
+	return LoadConfigFrom(processEnv())
+}
+
+// processEnv is the process environment as a map.
+func processEnv() map[string]string {
 	environ := make(map[string]string)
 	for _, kv := range os.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			environ[k] = v
 		}
 	}
-	return LoadConfigFrom(environ)
+	return environ
 }
 
 // LoadConfigFrom reads the configuration from environ, a map of variable
@@ -194,6 +200,13 @@ func LoadConfig() (Config, error) {
 // The error, a *ConfigError, names every bad variable with its value (a
 // DSN's password is never shown), not just the first.
 func LoadConfigFrom(environ map[string]string) (Config, error) {
+	cfg, _, err := loadConfigFrom(environ)
+	return cfg, err
+}
+
+// loadConfigFrom is LoadConfigFrom, and returns the DSN as parseDSN read
+// it too (nil with the memory store), so that FromEnv reads it once.
+func loadConfigFrom(environ map[string]string) (Config, *mysql.Config, error) {
 	if environ == nil {
 		environ = map[string]string{} // env would read the process environment
 	}
@@ -211,13 +224,14 @@ func LoadConfigFrom(environ map[string]string) (Config, error) {
 			problems = append(problems, p)
 		}
 	}
-	problems = append(problems, cfg.check(true, environ, failed)...)
+	more, dsn := cfg.check(true, environ, failed)
+	problems = append(problems, more...)
 	if len(problems) > 0 {
 		order := varOrder()
 		slices.SortStableFunc(problems, func(a, b *VarError) int { return order[a.Var] - order[b.Var] })
-		return Config{}, &ConfigError{Problems: problems}
+		return Config{}, nil, &ConfigError{Problems: problems}
 	}
-	return cfg, nil
+	return cfg, dsn, nil
 }
 
 // varOrder numbers the variables in the order of Config's fields.

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -16,7 +14,15 @@ import (
 // Validate reports every invalid setting of c as a *ConfigError, naming
 // each by its environment variable. New calls it; LoadConfig already has.
 func (c Config) Validate() error {
-	return problemsError(c.check(true, nil, nil))
+	_, err := c.validate()
+	return err
+}
+
+// validate is Validate, and returns the DSN as parseDSN read it too, or nil
+// with the memory store.
+func (c Config) validate() (*mysql.Config, error) {
+	problems, dsn := c.check(true, nil, nil)
+	return dsn, problemsError(problems)
 }
 
 func problemsError(problems []*VarError) error {
@@ -26,12 +32,12 @@ func problemsError(problems []*VarError) error {
 	return &ConfigError{Problems: problems}
 }
 
-// check returns a VarError for each invalid setting. raw holds the values as
-// given in the environment, shown in errors in place of the parsed ones;
-// variables in failed did not parse and are not checked again. requireDSN is
-// false for NewWithDB, which brings its own pool.
-func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]bool) []*VarError {
-	var problems []*VarError
+// check returns a VarError for each invalid setting, and the DSN as
+// parseDSN read it if it is valid. raw holds the values as given in the
+// environment, shown in errors in place of the parsed ones; variables in
+// failed did not parse and are not checked again. requireDSN is false for
+// NewWithDB, which brings its own pool.
+func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]bool) (problems []*VarError, dsn *mysql.Config) {
 	bad := func(name, value string, format string, args ...any) {
 		if failed[name] {
 			return
@@ -46,9 +52,10 @@ func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]
 	switch c.Store {
 	case StoreMySQL:
 		if requireDSN {
+			var err error
 			if c.MySQLDSN == "" {
 				bad("SESSION_MYSQL_DSN", "", "required with SESSION_STORE=mysql")
-			} else if err := checkDSN(string(c.MySQLDSN)); err != nil {
+			} else if dsn, err = parseDSN(string(c.MySQLDSN)); err != nil {
 				bad("SESSION_MYSQL_DSN", string(c.MySQLDSN), "%w", err)
 			}
 		}
@@ -118,7 +125,7 @@ func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]
 	if err := sessionmysql.CheckEncryptionKeys(c.EncryptionKeys); err != nil {
 		bad("SESSION_ENCRYPTION_KEYS", "", "%w", err)
 	}
-	return problems
+	return problems, dsn
 }
 
 // checkTableName applies the store's rule, without the store's prefix: the
@@ -128,70 +135,4 @@ func checkTableName(name string) error {
 		return errors.New("want name or db.name, each 1 to 64 letters, digits, '_' or '$'")
 	}
 	return nil
-}
-
-// checkDSN parses dsn with the driver and refuses settings that contradict
-// what the kit sets on its pool. Its errors never contain the password.
-func checkDSN(dsn string) error {
-	cfg, err := mysql.ParseDSN(dsn)
-	if problem := urlDSNProblem(dsn, cfg, err); problem != "" {
-		return errors.New(problem)
-	}
-	if err != nil {
-		if problem := bareAddressProblem(dsn); problem != "" {
-			return errors.New(scrubPassword(problem, dsn))
-		}
-		return fmt.Errorf("not a valid go-sql-driver DSN (%s): %s", dsnShape, scrubPassword(err.Error(), dsn))
-	}
-	var problems []string
-	if !knownNetwork(cfg.Net) {
-		// Never name the network: it may be the password (see knownNetwork).
-		problems = append(problems, "the network before the address must be tcp, tcp4, tcp6 or unix: "+
-			"is the '@' after the password missing? (a network registered with mysql.RegisterDialContext needs NewWithDB)")
-	}
-	if dsnParamIsFalse(dsn, "parseTime") {
-		problems = append(problems, "parseTime=false: sessionkit needs parseTime=true (omit it; the kit sets it)")
-	}
-	if cfg.Loc != time.UTC {
-		problems = append(problems, fmt.Sprintf("loc=%s: sessionkit needs loc=UTC (omit it; the kit sets it)", cfg.Loc))
-	}
-	for k, v := range cfg.Params {
-		if strings.EqualFold(k, "time_zone") && !isUTCZone(v) {
-			problems = append(problems, fmt.Sprintf("%s=%s: sessionkit needs the session time zone '+00:00' (omit it; the kit sets it)", k, v))
-		}
-	}
-	if len(problems) > 0 {
-		return errors.New(scrubPassword(strings.Join(problems, "; "), dsn))
-	}
-	return nil
-}
-
-// dsnParamIsFalse reports whether the DSN's parameters set name to a false
-// value, which ParseDSN does not tell apart from leaving it out.
-func dsnParamIsFalse(dsn, name string) bool {
-	slash := strings.LastIndexByte(dsn, '/')
-	_, params, found := strings.Cut(dsn[slash+1:], "?")
-	if !found {
-		return false
-	}
-	for p := range strings.SplitSeq(params, "&") {
-		if k, v, _ := strings.Cut(p, "="); k == name {
-			switch v {
-			case "0", "false", "FALSE", "False":
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// isUTCZone reports whether a time_zone value, as the driver would send it
-// in SET time_zone=..., is UTC.
-func isUTCZone(v string) bool {
-	v = strings.Trim(strings.TrimSpace(v), `'"`)
-	switch strings.ToUpper(v) {
-	case "+00:00", "+0:00", "-00:00", "UTC":
-		return true
-	}
-	return false
 }
