@@ -150,7 +150,7 @@ func startApps(t *testing.T, cfgs []*mysql.Config, logs *logBuffer) []string {
 	var urls []string
 	for _, c := range cfgs {
 		cfg := sessionkit.DefaultConfig()
-		cfg.MySQLDSN = c.FormatDSN()
+		cfg.MySQLDSN = sessionkit.DSN(c.FormatDSN())
 		cfg.CreateTable = true
 		cfg.CookieSecure = false
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError}))

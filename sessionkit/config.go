@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/go-sql-driver/mysql"
 )
 
 // StoreKind selects where sessions are kept.
@@ -42,8 +43,9 @@ type Config struct {
 	// MySQLDSN is the go-sql-driver DSN of the database, required with the
 	// mysql store. The kit sets parseTime=true, loc=UTC and the session
 	// time_zone '+00:00' on its own pool; a DSN that sets them otherwise is
-	// refused.
-	MySQLDSN string `env:"SESSION_MYSQL_DSN"`
+	// refused. It prints with its password masked (see DSN), so a Config
+	// can be logged.
+	MySQLDSN DSN `env:"SESSION_MYSQL_DSN"`
 
 	// Store is StoreMySQL or StoreMemory.
 	Store StoreKind `env:"SESSION_STORE" envDefault:"mysql"`
@@ -97,13 +99,15 @@ type Config struct {
 	// or __Secure- prefix whose attributes browsers would reject is an
 	// error.
 	CookieName string `env:"SESSION_COOKIE_NAME"`
-	// CookieLegacyName is a cookie name whose session the middleware
-	// adopts when a request carries it and not CookieName's: the session
-	// is kept and moves to the new cookie, and the old cookie is expired.
-	// Empty, the default, means "session" when CookieName is empty and
-	// resolves to "__Host-session" (so that the sessions of the name
-	// before the prefix survive the upgrade), and none otherwise; "none"
-	// adopts none. See LegacyCookieName.
+	// CookieLegacyName names the cookie that held the session before an
+	// upgrade changed its name, such as "session" before the default
+	// became "__Host-session": while it is set, the middleware adopts the
+	// session of a request that carries it and not CookieName's (the
+	// session is kept and moves to the new cookie, and the old cookie is
+	// expired). Empty, the default, and "none" adopt no cookie: set it for
+	// the upgrade window only, since a sibling subdomain can plant a cookie
+	// of a name without the __Host- prefix in a visitor's browser. See
+	// LegacyCookieName.
 	CookieLegacyName string `env:"SESSION_COOKIE_LEGACY_NAME"`
 	// CookieDomain is the cookie's Domain attribute; empty means the host
 	// that set it.
@@ -173,13 +177,18 @@ type Config struct {
 // LoadConfig reads the configuration from the process environment; see
 // LoadConfigFrom.
 func LoadConfig() (Config, error) {
+	return LoadConfigFrom(processEnv())
+}
+
+// processEnv is the process environment as a map.
+func processEnv() map[string]string {
 	environ := make(map[string]string)
 	for _, kv := range os.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			environ[k] = v
 		}
 	}
-	return LoadConfigFrom(environ)
+	return environ
 }
 
 // LoadConfigFrom reads the configuration from environ, a map of variable
@@ -191,6 +200,13 @@ func LoadConfig() (Config, error) {
 // The error, a *ConfigError, names every bad variable with its value (a
 // DSN's password is never shown), not just the first.
 func LoadConfigFrom(environ map[string]string) (Config, error) {
+	cfg, _, err := loadConfigFrom(environ)
+	return cfg, err
+}
+
+// loadConfigFrom is LoadConfigFrom, and returns the DSN as parseDSN read
+// it too (nil with the memory store), so that FromEnv reads it once.
+func loadConfigFrom(environ map[string]string) (Config, *mysql.Config, error) {
 	if environ == nil {
 		environ = map[string]string{} // env would read the process environment
 	}
@@ -208,13 +224,14 @@ func LoadConfigFrom(environ map[string]string) (Config, error) {
 			problems = append(problems, p)
 		}
 	}
-	problems = append(problems, cfg.check(true, environ, failed)...)
+	more, dsn := cfg.check(true, environ, failed)
+	problems = append(problems, more...)
 	if len(problems) > 0 {
 		order := varOrder()
 		slices.SortStableFunc(problems, func(a, b *VarError) int { return order[a.Var] - order[b.Var] })
-		return Config{}, &ConfigError{Problems: problems}
+		return Config{}, nil, &ConfigError{Problems: problems}
 	}
-	return cfg, nil
+	return cfg, dsn, nil
 }
 
 // varOrder numbers the variables in the order of Config's fields.
@@ -397,54 +414,4 @@ func (e *ConfigError) Unwrap() []error {
 		errs[i] = p
 	}
 	return errs
-}
-
-// The cookie names the kit picks when SESSION_COOKIE_NAME is empty.
-const (
-	// HostCookieName is the default where the cookie is Secure, has Path
-	// "/" and no Domain: browsers accept a cookie with the __Host- prefix
-	// only over HTTPS (or from localhost), and never from another host, so a
-	// sibling subdomain cannot plant one in its place.
-	HostCookieName = "__Host-session"
-	// PlainCookieName is the default where the attributes rule the prefix
-	// out, and the name of the session cookie before the prefix.
-	PlainCookieName = "session"
-)
-
-// SessionCookieName is the name the session cookie has: CookieName, or,
-// when that is empty, HostCookieName if the cookie's attributes allow the
-// __Host- prefix and PlainCookieName if not.
-func (c Config) SessionCookieName() string {
-	switch {
-	case c.CookieName != "":
-		return c.CookieName
-	case c.hostPrefixAllowed():
-		return HostCookieName
-	default:
-		return PlainCookieName
-	}
-}
-
-// LegacyCookieName is the name of the cookie whose session the middleware
-// adopts (see CookieLegacyName), or "" when it adopts none.
-func (c Config) LegacyCookieName() string {
-	switch {
-	case c.CookieLegacyName == "none":
-		return ""
-	case c.CookieLegacyName != "":
-		if c.CookieLegacyName == c.SessionCookieName() {
-			return ""
-		}
-		return c.CookieLegacyName
-	case c.CookieName == "" && c.SessionCookieName() == HostCookieName:
-		return PlainCookieName
-	default:
-		return ""
-	}
-}
-
-// hostPrefixAllowed reports whether browsers accept a cookie with the
-// __Host- prefix and c's attributes.
-func (c Config) hostPrefixAllowed() bool {
-	return c.CookieSecure && c.CookiePath == "/" && c.CookieDomain == ""
 }

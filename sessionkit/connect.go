@@ -9,7 +9,111 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	sessionmysql "sessionkit.dev/sessionkit/mysql"
 )
+
+// This file is how the kit reaches its database, in one sequence that New
+// and OpenStore share: open a pool on the DSN with the kit's settings
+// (openPool), wait for the database to answer (waitForDatabase), ask it
+// whether it needs group_replication_consistency (groupConsistency), and
+// make the store on the pool (openStore).
+
+// OpenStore opens what New opens for cfg, a pool on cfg.MySQLDSN with New's
+// settings (parseTime, loc=UTC, the session time zone '+00:00', the lock
+// wait bound, the pool limits and, on a multi-primary Group Replication
+// member, group_replication_consistency) and the store on it, but neither
+// checks nor creates the table and starts no background cleanup:
+// cfg.CreateTable and cfg.CleanupInterval are not used. It is for programs
+// that work on the table itself rather than serve sessions, such as the
+// sessionkit command (cmd/sessionkit) or a job of your own. Like New, it
+// waits for the database within ctx (30s if ctx has no deadline). Close the
+// store, then the pool, when done.
+func OpenStore(ctx context.Context, cfg Config) (*sessionmysql.Store, *sql.DB, error) {
+	dsn, err := cfg.validate()
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Store != StoreMySQL {
+		return nil, nil, fmt.Errorf("sessionkit: SESSION_STORE %q: the session table needs SESSION_STORE=mysql", cfg.Store)
+	}
+	return openStore(ctx, cfg, dsn, false)
+}
+
+// openStore opens the kit's own pool on dsn, cfg.MySQLDSN as parseDSN read
+// it, waits for the database, and makes the store on the pool as cfg
+// configures it, with its background cleanup if cleanup is set.
+func openStore(ctx context.Context, cfg Config, dsn *mysql.Config, cleanup bool) (*sessionmysql.Store, *sql.DB, error) {
+	db, err := openDatabase(ctx, cfg, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc := storeConfig(cfg, dsn)
+	if !cleanup {
+		sc.CleanupInterval = 0
+	}
+	store, err := sessionmysql.NewWithConfig(db, sc)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("sessionkit: %w", err)
+	}
+	return store, db, nil
+}
+
+// openDatabase opens the kit's own pool on dsn and waits for the database
+// to answer within ctx. On a member of a multi-primary Group Replication
+// group it then opens the pool again with the setting groupConsistency
+// returns.
+func openDatabase(ctx context.Context, cfg Config, dsn *mysql.Config) (*sql.DB, error) {
+	db, err := openPool(cfg, dsn, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Wait before asking the database what it is: a service may start
+	// before its database.
+	if err := waitForDatabase(ctx, db, loggerOf(cfg), databaseOf(dsn)); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if extra := groupConsistency(ctx, dsn, db); extra != nil {
+		db.Close()
+		return openPool(cfg, dsn, extra)
+	}
+	return db, nil
+}
+
+// openPool opens a pool on dsn with the kit's settings (see poolConnector)
+// and the extra system variables, and cfg's pool limits.
+func openPool(cfg Config, dsn *mysql.Config, extra map[string]string) (*sql.DB, error) {
+	connector, err := poolConnector(cfg, dsn, extra)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(cfg.DBMaxOpenConns)
+	db.SetMaxIdleConns(cfg.DBMaxIdleConns)
+	db.SetConnMaxLifetime(cfg.DBConnMaxLifetime)
+	return db, nil
+}
+
+// groupConsistency returns the setting that makes session reads on a
+// member of a multi-primary MySQL Group Replication group wait for the
+// group's earlier transactions (group_replication_consistency=BEFORE),
+// unless the DSN sets it, or nil on any other server. MySQL takes it per
+// session only, so the kit sets it on its pool; a Galera node needs nothing
+// here, since the store makes its reads causal per statement.
+func groupConsistency(ctx context.Context, dsn *mysql.Config, db *sql.DB) map[string]string {
+	if dsnSets(dsn, "group_replication_consistency") {
+		return nil
+	}
+	var single sql.NullBool
+	var group sql.NullString
+	err := db.QueryRowContext(ctx, "SELECT @@group_replication_single_primary_mode, @@group_replication_group_name").Scan(&single, &group)
+	if err != nil || group.String == "" || !single.Valid || single.Bool {
+		return nil // not a group member (or not reachable yet), or single-primary
+	}
+	return map[string]string{"group_replication_consistency": "'BEFORE'"}
+}
 
 // A service is often started beside its database (docker compose, a
 // Kubernetes pod, systemd units) and may come up first. New therefore waits

@@ -13,21 +13,22 @@ import (
 )
 
 // TestCookieNameDefault checks which name the kit picks when
-// SESSION_COOKIE_NAME is empty, and which legacy cookie it adopts.
+// SESSION_COOKIE_NAME is empty, and which legacy cookie it adopts: none
+// unless SESSION_COOKIE_LEGACY_NAME names one.
 func TestCookieNameDefault(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		env          map[string]string
 		name, legacy string
 	}{
-		{nil, "__Host-session", "session"},
+		{nil, "__Host-session", ""},
+		{map[string]string{"SESSION_COOKIE_LEGACY_NAME": "session"}, "__Host-session", "session"},
 		{map[string]string{"SESSION_COOKIE_SECURE": "false"}, "session", ""},
 		{map[string]string{"SESSION_COOKIE_PATH": "/app"}, "session", ""},
 		{map[string]string{"SESSION_COOKIE_DOMAIN": "example.com"}, "session", ""},
 		{map[string]string{"SESSION_COOKIE_NAME": "sid"}, "sid", ""},
 		{map[string]string{"SESSION_COOKIE_NAME": "__Host-sid", "SESSION_COOKIE_LEGACY_NAME": "sid"}, "__Host-sid", "sid"},
 		{map[string]string{"SESSION_COOKIE_LEGACY_NAME": "none"}, "__Host-session", ""},
-		{map[string]string{"SESSION_COOKIE_LEGACY_NAME": "__Host-session"}, "__Host-session", ""},
 	}
 	for _, tt := range tests {
 		env := map[string]string{"SESSION_STORE": "memory"}
@@ -61,7 +62,11 @@ func TestCookiePrefixRefused(t *testing.T) {
 		{map[string]string{"SESSION_COOKIE_NAME": "__Host-sid", "SESSION_COOKIE_DOMAIN": "example.com", "SESSION_COOKIE_SECURE": "0"},
 			[]string{"no SESSION_COOKIE_DOMAIN", "SESSION_COOKIE_SECURE=true"}},
 		{map[string]string{"SESSION_COOKIE_NAME": "__SECURE-sid", "SESSION_COOKIE_SECURE": "false"}, []string{"SESSION_COOKIE_SECURE=true"}},
-		{map[string]string{"SESSION_COOKIE_LEGACY_NAME": "bad name"}, []string{"SESSION_COOKIE_LEGACY_NAME"}},
+		{map[string]string{"SESSION_COOKIE_LEGACY_NAME": "bad name"}, []string{`SESSION_COOKIE_LEGACY_NAME "bad name": not a valid cookie name`}},
+		// The legacy name must not be the session cookie's own.
+		{map[string]string{"SESSION_COOKIE_LEGACY_NAME": "__Host-session"}, []string{`SESSION_COOKIE_LEGACY_NAME "__Host-session": the session cookie's own name`}},
+		{map[string]string{"SESSION_COOKIE_SECURE": "false", "SESSION_COOKIE_LEGACY_NAME": "session"}, []string{`SESSION_COOKIE_LEGACY_NAME "session": the session cookie's own name`}},
+		{map[string]string{"SESSION_COOKIE_NAME": "sid", "SESSION_COOKIE_LEGACY_NAME": "sid"}, []string{`SESSION_COOKIE_LEGACY_NAME "sid": the session cookie's own name`}},
 	}
 	for _, tt := range tests {
 		env := map[string]string{"SESSION_STORE": "memory"}
@@ -91,9 +96,10 @@ func TestCookiePrefixRefused(t *testing.T) {
 }
 
 // TestLegacyCookieAdopted upgrades a service from the cookie "session" to
-// the default "__Host-session" on one table: a user whose browser holds only
-// the old cookie keeps the session, gets the new cookie with the same
-// token, and loses the old one; the move writes no row.
+// the default "__Host-session" on one table, with
+// SESSION_COOKIE_LEGACY_NAME=session for the upgrade window: a user whose
+// browser holds only the old cookie keeps the session, gets the new cookie
+// with the same token, and loses the old one; the move writes no row.
 func TestLegacyCookieAdopted(t *testing.T) {
 	t.Parallel()
 	dsn := mysqltest.DSN(t)
@@ -105,7 +111,7 @@ func TestLegacyCookieAdopted(t *testing.T) {
 		return e
 	}
 	before, _ := startKit(t, env(map[string]string{"SESSION_COOKIE_NAME": "session"}))
-	after, _ := startKit(t, env(nil))
+	after, _ := startKit(t, env(map[string]string{"SESSION_COOKIE_LEGACY_NAME": "session"}))
 	if got := after.Manager.Cookie.Name; got != sessionkit.HostCookieName {
 		t.Fatalf("default cookie name %q, want %q", got, sessionkit.HostCookieName)
 	}
@@ -188,20 +194,24 @@ func TestLegacyCookieAdopted(t *testing.T) {
 		t.Errorf("Set-Cookie %q: want the old cookie expired", sc)
 	}
 
-	// With adoption off, the old cookie is ignored.
-	strict, _ := startKit(t, env(map[string]string{"SESSION_COOKIE_LEGACY_NAME": "none"}))
-	strictSrv := httptest.NewServer(handlerFor(t, strict, "chi", sessionRoutes(strict)))
-	defer strictSrv.Close()
-	req, _ = http.NewRequest("GET", strictSrv.URL+"/get", nil)
-	req.AddCookie(&http.Cookie{Name: "session", Value: old.Value})
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(body) != "" {
-		t.Errorf("SESSION_COOKIE_LEGACY_NAME=none: GET /get with the old cookie read %q, want nothing", body)
+	// With adoption off, after the upgrade window, the old cookie is
+	// ignored, and left alone.
+	for _, legacy := range []string{"", "none"} {
+		strict, _ := startKit(t, env(map[string]string{"SESSION_COOKIE_LEGACY_NAME": legacy}))
+		strictSrv := httptest.NewServer(handlerFor(t, strict, "chi", sessionRoutes(strict)))
+		defer strictSrv.Close()
+		req, _ = http.NewRequest("GET", strictSrv.URL+"/get", nil)
+		req.AddCookie(&http.Cookie{Name: "session", Value: old.Value})
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "" || len(resp.Header.Values("Set-Cookie")) != 0 {
+			t.Errorf("SESSION_COOKIE_LEGACY_NAME=%q: GET /get with the old cookie read %q, Set-Cookie %q; want nothing",
+				legacy, body, resp.Header.Values("Set-Cookie"))
+		}
 	}
 }
 
@@ -225,4 +235,38 @@ func tableRows(t *testing.T, db *sql.DB) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestPlantedLegacyCookieIgnoredByDefault plays a sibling subdomain that
+// sets "session=<its own logged-in token>; Domain=example.com" in a
+// victim's browser: a kit with the default configuration must not serve
+// the victim the attacker's session, nor move it to the session cookie.
+func TestPlantedLegacyCookieIgnoredByDefault(t *testing.T) {
+	t.Parallel()
+	kit, _ := startKit(t, mysqlEnv(t, nil))
+	srv, attacker := serve(t, handlerFor(t, kit, "servemux", sessionRoutes(kit)))
+	mustGet(t, attacker, srv, "/put?v=the+attacker's+account", "ok")
+	token := cookieValue(t, attacker, srv, sessionkit.HostCookieName)
+	if token == "" {
+		t.Fatal("the attacker got no session cookie")
+	}
+
+	// The victim's browser: no cookie of its own but the planted one.
+	victim := &http.Client{Transport: attacker.Transport, Timeout: attacker.Timeout}
+	req, _ := http.NewRequest("GET", srv.URL+"/get", nil)
+	req.AddCookie(&http.Cookie{Name: sessionkit.PlainCookieName, Value: token})
+	resp, err := victim.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "" {
+		t.Errorf("the victim was served the planted session: %q", body)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Value == token {
+			t.Errorf("the response hands the victim the planted token: %s", c)
+		}
+	}
 }

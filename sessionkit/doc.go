@@ -35,7 +35,7 @@
 //	SESSION_UPGRADE_PLAIN_TOKENS  false; move sessions stored under plain tokens to their hashes on first use
 //	SESSION_ENCRYPTION_KEYS       empty; base64 keys of 32 bytes, comma-separated: the first encrypts, all decrypt
 //	SESSION_COOKIE_NAME           __Host-session (session without Secure, or with a Path or Domain)
-//	SESSION_COOKIE_LEGACY_NAME    session with the default name: adopted, moved, expired; none
+//	SESSION_COOKIE_LEGACY_NAME    empty: none; the cookie name before an upgrade (session), adopted and expired: set it for the upgrade window only
 //	SESSION_COOKIE_DOMAIN         empty: the host that set it
 //	SESSION_COOKIE_PATH           /
 //	SESSION_COOKIE_SECURE         true

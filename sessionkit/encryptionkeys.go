@@ -11,17 +11,27 @@ import (
 
 // EncryptionKeys are the keys that encrypt session data at rest
 // (SESSION_ENCRYPTION_KEYS), each of 32 bytes: the first encrypts, all
-// decrypt. It prints as the number of keys, never the keys, so that a
-// Config can be logged.
+// decrypt. It prints as the number of keys, never the keys, in every way
+// Go commonly prints a value (fmt's verbs, encoders that use MarshalText
+// such as encoding/json, and log/slog), so that a Config can be logged.
 type EncryptionKeys [][]byte
 
 // String says how many keys there are, without showing them.
 func (k EncryptionKeys) String() string {
+	if len(k) == 1 {
+		return "[1 encryption key, not shown]"
+	}
 	return fmt.Sprintf("[%d encryption keys, not shown]", len(k))
 }
 
-// GoString is String, for %#v.
-func (k EncryptionKeys) GoString() string { return k.String() }
+// Format prints String for every verb and flag of package fmt, %#v and %x
+// included.
+func (k EncryptionKeys) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), k.String())
+}
+
+// MarshalText is String, for encoding/json and other encoders.
+func (k EncryptionKeys) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // LogValue is String, for log/slog.
 func (k EncryptionKeys) LogValue() slog.Value { return slog.StringValue(k.String()) }

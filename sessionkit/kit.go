@@ -14,6 +14,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/go-sql-driver/mysql"
 
 	"sessionkit.dev/internal/clip"
 	sessionmysql "sessionkit.dev/sessionkit/mysql"
@@ -37,8 +38,8 @@ type Kit struct {
 
 	requests inflight
 
-	trustedProxies      []netip.Prefix // SESSION_TRUSTED_PROXIES
-	warnedCookieDropped atomic.Bool    // a Secure cookie over plain HTTP was logged
+	trustedProxies    []netip.Prefix // SESSION_TRUSTED_PROXIES
+	lastCookieWarning atomic.Int64   // when a Secure cookie over plain HTTP was last logged, in Unix nanoseconds; 0 never
 
 	users           userStore // the sessions of a user
 	recordIP        bool      // SESSION_RECORD_IP
@@ -55,11 +56,11 @@ type Kit struct {
 
 // FromEnv is LoadConfig followed by New: the one-line setup.
 func FromEnv(ctx context.Context) (*Kit, error) {
-	cfg, err := LoadConfig()
+	cfg, dsn, err := loadConfigFrom(processEnv())
 	if err != nil {
 		return nil, err
 	}
-	return New(ctx, cfg)
+	return newValid(ctx, cfg, dsn)
 }
 
 // New validates cfg and returns a ready Kit. With the mysql store it opens a
@@ -82,29 +83,24 @@ func FromEnv(ctx context.Context) (*Kit, error) {
 // sessions are lost on restart and not shared between replicas. (Its
 // once-a-minute cleanup goroutine, scs's, runs until the process exits.)
 func New(ctx context.Context, cfg Config) (*Kit, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if cfg.Store == StoreMemory {
-		return newMemoryKit(cfg), nil
-	}
-	db, where, err := openPool(cfg, nil)
+	dsn, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
-	// Wait for the database before asking it what it is (groupConsistency):
-	// a service may start before its database.
-	if err := waitForDatabase(ctx, db, loggerOf(cfg), where); err != nil {
-		db.Close()
+	return newValid(ctx, cfg, dsn)
+}
+
+// newValid is New for a cfg that has passed validation, dsn being
+// cfg.MySQLDSN as parseDSN read it.
+func newValid(ctx context.Context, cfg Config, dsn *mysql.Config) (*Kit, error) {
+	if cfg.Store == StoreMemory {
+		return newMemoryKit(cfg), nil
+	}
+	store, db, err := openStore(ctx, cfg, dsn, true)
+	if err != nil {
 		return nil, err
 	}
-	if extra := groupConsistency(ctx, cfg, db); extra != nil {
-		db.Close()
-		if db, where, err = openPool(cfg, extra); err != nil {
-			return nil, err
-		}
-	}
-	k, err := newMySQLKit(ctx, cfg, db, true, where)
+	k, err := newMySQLKit(ctx, cfg, db, true, store)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -123,38 +119,6 @@ func touchInterval(idle time.Duration) time.Duration {
 	return time.Minute
 }
 
-// openPool opens New's own pool, with the extra system variables.
-func openPool(cfg Config, extra map[string]string) (*sql.DB, string, error) {
-	connector, where, err := poolConnector(cfg, extra)
-	if err != nil {
-		return nil, "", err
-	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(cfg.DBMaxOpenConns)
-	db.SetMaxIdleConns(cfg.DBMaxIdleConns)
-	db.SetConnMaxLifetime(cfg.DBConnMaxLifetime)
-	return db, where, nil
-}
-
-// groupConsistency returns the setting that makes session reads on a
-// member of a multi-primary MySQL Group Replication group wait for the
-// group's earlier transactions (group_replication_consistency=BEFORE),
-// unless the DSN sets it, or nil on any other server. MySQL takes it per
-// session only, so the kit sets it on its pool; a Galera node needs nothing
-// here, since the store makes its reads causal per statement.
-func groupConsistency(ctx context.Context, cfg Config, db *sql.DB) map[string]string {
-	if dsnSets(cfg.MySQLDSN, "group_replication_consistency") {
-		return nil
-	}
-	var single sql.NullBool
-	var group sql.NullString
-	err := db.QueryRowContext(ctx, "SELECT @@group_replication_single_primary_mode, @@group_replication_group_name").Scan(&single, &group)
-	if err != nil || group.String == "" || !single.Valid || single.Bool {
-		return nil // not a group member (or not reachable yet), or single-primary
-	}
-	return map[string]string{"group_replication_consistency": "'BEFORE'"}
-}
-
 // NewWithDB is New on the caller's pool: cfg.MySQLDSN and the DB* pool
 // settings other than DBQueryTimeout are ignored, and Shutdown leaves db
 // open. The store keeps expiry right whatever the pool's time zone with the
@@ -167,16 +131,23 @@ func NewWithDB(ctx context.Context, cfg Config, db *sql.DB) (*Kit, error) {
 	if cfg.Store != StoreMySQL {
 		return nil, fmt.Errorf("sessionkit: NewWithDB: SESSION_STORE %q: want mysql", cfg.Store)
 	}
-	if err := problemsError(cfg.check(false, nil, nil)); err != nil {
+	if problems, _ := cfg.check(false, nil, nil); len(problems) > 0 {
+		return nil, problemsError(problems)
+	}
+	if err := waitForDatabase(ctx, db, loggerOf(cfg), "the database"); err != nil {
 		return nil, err
 	}
-	return newMySQLKit(ctx, cfg, db, false, "the database")
+	store, err := sessionmysql.NewWithConfig(db, storeConfig(cfg, nil))
+	if err != nil {
+		return nil, fmt.Errorf("sessionkit: %w", err)
+	}
+	return newMySQLKit(ctx, cfg, db, false, store)
 }
 
-// storeConfig is the store's configuration for cfg. ownDB says whether the
-// kit opened the pool from cfg.MySQLDSN (so that the DSN's settings are the
-// pool's).
-func storeConfig(cfg Config, ownDB bool) sessionmysql.Config {
+// storeConfig is the store's configuration for cfg. dsn is the DSN of the
+// kit's own pool, as parseDSN read it, or nil for the caller's pool
+// (NewWithDB), whose settings the kit does not know.
+func storeConfig(cfg Config, dsn *mysql.Config) sessionmysql.Config {
 	sc := sessionmysql.DefaultConfig()
 	sc.Table = cfg.Table
 	sc.CleanupInterval = cfg.CleanupInterval
@@ -184,7 +155,7 @@ func storeConfig(cfg Config, ownDB bool) sessionmysql.Config {
 	sc.MaxInflight = cfg.DBMaxInflight
 	sc.QueryTimeout = cfg.DBQueryTimeout
 	sc.TouchInterval = touchInterval(cfg.IdleTimeout)
-	sc.PoolSetsSyncWait = ownDB && dsnSets(cfg.MySQLDSN, "wsrep_sync_wait")
+	sc.PoolSetsSyncWait = dsn != nil && dsnSets(dsn, "wsrep_sync_wait")
 	sc.Logger = loggerOf(cfg)
 	sc.EncryptionKeys = cfg.EncryptionKeys
 	sc.HashedTokens = cfg.HashToken
@@ -192,20 +163,16 @@ func storeConfig(cfg Config, ownDB bool) sessionmysql.Config {
 	return sc
 }
 
-// newMySQLKit builds the store on db, checks the database and the table,
-// and makes the session manager. On error it stops what it started, but
-// leaves db open.
-func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where string) (*Kit, error) {
-	logger := loggerOf(cfg)
-	store, err := sessionmysql.NewWithConfig(db, storeConfig(cfg, ownDB))
-	if err != nil {
-		return nil, fmt.Errorf("sessionkit: %w", err)
-	}
-	if err := prepareDatabase(ctx, cfg, db, store, where); err != nil {
+// newMySQLKit checks the table (creating it if it is missing and
+// cfg.CreateTable is set) and makes the kit on store and db, a database that
+// has answered. ownDB says whether the kit opened db, and closes it on
+// Shutdown. On error it closes the store, but leaves db open.
+func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, store *sessionmysql.Store) (*Kit, error) {
+	if err := prepareTable(ctx, cfg, store); err != nil {
 		store.Close()
 		return nil, err
 	}
-	k := newKit(cfg, logger)
+	k := newKit(cfg, loggerOf(cfg))
 	k.db, k.ownDB, k.store = db, ownDB, store
 	k.upgradePlainTokens = cfg.UpgradePlainTokens
 	k.Manager.Store = store
@@ -217,12 +184,9 @@ func newMySQLKit(ctx context.Context, cfg Config, db *sql.DB, ownDB bool, where 
 	return k, nil
 }
 
-// prepareDatabase waits for the database and checks the table, or creates
-// it if it is missing and cfg.CreateTable is set.
-func prepareDatabase(ctx context.Context, cfg Config, db *sql.DB, store *sessionmysql.Store, where string) error {
-	if err := waitForDatabase(ctx, db, loggerOf(cfg), where); err != nil {
-		return err
-	}
+// prepareTable checks the table, or creates it if it is missing and
+// cfg.CreateTable is set.
+func prepareTable(ctx context.Context, cfg Config, store *sessionmysql.Store) error {
 	err := store.CheckSchema(ctx)
 	if cfg.CreateTable && errors.Is(err, sessionmysql.ErrTableMissing) {
 		// Only a missing table is created, so that an existing one needs no
@@ -279,6 +243,12 @@ func newKit(cfg Config, logger *slog.Logger) *Kit {
 		recordIP: cfg.RecordIP, recordUserAgent: cfg.RecordUserAgent, legacyCookie: cfg.LegacyCookieName()}
 	m.ErrorFunc = k.serveError
 	k.requests.init()
+	if k.legacyCookie != "" {
+		logger.Info("sessionkit: the sessions of the legacy cookie are adopted (SESSION_COOKIE_LEGACY_NAME); "+
+			"unset it once SESSION_LIFETIME has passed since the upgrade, since a sibling subdomain can plant that cookie",
+			slog.String("legacy_cookie", k.legacyCookie), slog.String("cookie", m.Cookie.Name),
+			slog.String("lifetime", cfg.Lifetime.String()))
+	}
 	return k
 }
 

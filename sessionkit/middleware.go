@@ -20,9 +20,9 @@ import (
 // only those set before the middleware ran. Requests that arrive after
 // Shutdown has started get 503.
 //
-// The first response that sets a Secure session cookie on a plain-HTTP
-// request to a host other than localhost is logged as a warning, since
-// browsers drop that cookie (see SecureCookieOverHTTP).
+// A response that sets a Secure session cookie on a plain-HTTP request to
+// a host other than localhost is logged as a warning, since browsers drop
+// that cookie (see SecureCookieOverHTTP), at most once every 10 minutes.
 //
 // A request that changed nothing in its session writes nothing, or only the
 // session's expiry (see touchInterval): under an idle timeout a read costs
@@ -70,7 +70,7 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 				r = r.WithContext(sessionmysql.WithPlainToken(r.Context(), c.Value))
 			}
 		}
-		warn := !k.warnedCookieDropped.Load() && k.SecureCookieOverHTTP(r)
+		warn := k.cookieWarningDue() && k.SecureCookieOverHTTP(r)
 		if warn || sawLegacy {
 			g.beforeSend = func(h http.Header) {
 				if sawLegacy {

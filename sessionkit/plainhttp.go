@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"sessionkit.dev/internal/clip"
 )
@@ -15,7 +16,13 @@ import (
 // http://localhost. Served over plain HTTP anywhere else, the session
 // cookie (Secure by default) is dropped without a word: every request starts
 // a new session, a login does not stick, and each page load writes a row.
-// The kit says so in its log, once.
+// The kit says so in its log, at most once every cookieWarningEvery.
+
+// cookieWarningEvery is the least time between two warnings that a Secure
+// session cookie went out over plain HTTP: a problem that lasts is logged
+// again, so that one request (any client can send one) cannot use the
+// warning up for good, yet no client can fill the log with it.
+const cookieWarningEvery = 10 * time.Minute
 
 // SecureCookieOverHTTP reports whether a browser would drop the session
 // cookie set in the response to r: the cookie is Secure (SESSION_COOKIE_SECURE),
@@ -23,8 +30,8 @@ import (
 // address. A request counts as HTTPS when it came over TLS, or when
 // a proxy listed in SESSION_TRUSTED_PROXIES says so in X-Forwarded-Proto;
 // the header of any other client is ignored. A page can use it to warn its
-// visitor; the kit's middleware logs the first response that sets the cookie
-// on such a request.
+// visitor; the kit's middleware logs a response that sets the cookie on
+// such a request, at most once every 10 minutes.
 func (k *Kit) SecureCookieOverHTTP(r *http.Request) bool {
 	return k.Manager.Cookie.Secure && !k.cameOverHTTPS(r) && !isLocalHost(r.Host)
 }
@@ -71,24 +78,39 @@ func isLocalHost(hostport string) bool {
 	return err == nil && addr.Unmap().IsLoopback()
 }
 
-// warnIfCookieDropped logs, once in the kit's life, a response that sets
-// the session cookie where a browser drops it (see SecureCookieOverHTTP).
-// h is the response's header as it is about to be sent.
+// cookieWarningDue reports whether cookieWarningEvery has passed since the
+// last warning that a Secure cookie went out over plain HTTP.
+func (k *Kit) cookieWarningDue() bool {
+	last := k.lastCookieWarning.Load()
+	return last == 0 || time.Now().UnixNano()-last >= int64(cookieWarningEvery)
+}
+
+// warnIfCookieDropped logs a response that sets the session cookie where a
+// browser drops it (see SecureCookieOverHTTP), unless the last such warning
+// is more recent than cookieWarningEvery. h is the response's header as it
+// is about to be sent. The line names the request's host and, when the
+// request has one, the X-Forwarded-Proto header that was not believed; not
+// the client's address, which is the client's own business.
 func (k *Kit) warnIfCookieDropped(r *http.Request, h http.Header) {
-	if !setsCookie(h, k.Manager.Cookie.Name) || !k.warnedCookieDropped.CompareAndSwap(false, true) {
+	if !setsCookie(h, k.Manager.Cookie.Name) {
 		return
+	}
+	last, now := k.lastCookieWarning.Load(), time.Now().UnixNano()
+	if last != 0 && now-last < int64(cookieWarningEvery) || !k.lastCookieWarning.CompareAndSwap(last, now) {
+		return // logged lately, or by a request at the same time
 	}
 	attrs := []slog.Attr{slog.String("host", clip.ForLog(r.Host))}
 	if proto, ok := forwardedProto(r); ok {
-		// The header is there but came from a client that is not trusted.
-		attrs = append(attrs, slog.String("x_forwarded_proto", clip.ForLog(proto)),
-			slog.String("ignored_from", clip.ForLog(r.RemoteAddr)))
+		// The header is there, but the peer that sent it is not in
+		// SESSION_TRUSTED_PROXIES.
+		attrs = append(attrs, slog.String("x_forwarded_proto", clip.ForLog(proto)))
 	}
 	k.logger.LogAttrs(context.Background(), slog.LevelWarn,
 		"sessionkit: a Secure session cookie was set on a plain-HTTP request; browsers drop it, "+
 			"so every request starts a new session and logins do not stick: serve HTTPS, "+
 			"list the proxy that ends TLS in SESSION_TRUSTED_PROXIES, "+
-			"or set SESSION_COOKIE_SECURE=false for plain HTTP in development (logged once)",
+			"or set SESSION_COOKIE_SECURE=false for plain HTTP in development "+
+			"(logged at most once every 10 minutes)",
 		attrs...)
 }
 

@@ -6,6 +6,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/alexedwards/scs/v2/memstore"
 
 	"sessionkit.dev/sessionkit"
 )
@@ -57,7 +61,8 @@ func TestSecureCookieOverHTTP(t *testing.T) {
 
 // TestSecureCookieOverHTTPIsLoggedOnce checks the warning: it comes with
 // the first response that sets the session cookie on such a request, names
-// the host and an X-Forwarded-Proto that was ignored, and comes once.
+// the host and an X-Forwarded-Proto that was ignored but not the client's
+// address, and comes once in a short while.
 func TestSecureCookieOverHTTPIsLoggedOnce(t *testing.T) {
 	t.Parallel()
 	kit, logs := startKit(t, map[string]string{"SESSION_STORE": "memory"})
@@ -94,6 +99,9 @@ func TestSecureCookieOverHTTPIsLoggedOnce(t *testing.T) {
 		!strings.Contains(out, "SESSION_TRUSTED_PROXIES") || !strings.Contains(out, "SESSION_COOKIE_SECURE=false") {
 		t.Fatalf("want one warning naming the host, the ignored header and the fixes:\n%s", out)
 	}
+	if strings.Contains(out, "198.51.100.1") {
+		t.Errorf("the warning logs the client's address:\n%s", out)
+	}
 	serve(plainRequest("http://app.example.com/put-and-write", "198.51.100.1:5000", ""))
 	serve(plainRequest("http://other.example.com/put", "198.51.100.1:5000", ""))
 	if n := strings.Count(logs.String(), warning); n != 1 {
@@ -119,4 +127,48 @@ func TestSecureCookieWarningWhenTheHandlerWrites(t *testing.T) {
 	if !strings.Contains(logs.String(), "a Secure session cookie was set on a plain-HTTP request") {
 		t.Errorf("no warning:\n%s", logs)
 	}
+}
+
+// TestSecureCookieWarningComesBack checks that one request cannot use the
+// warning up: within 10 minutes of a warning there is no other, after them
+// the next response that sets the cookie over plain HTTP is logged again.
+// The test runs in a synctest bubble, whose clock moves only when the test
+// sleeps.
+func TestSecureCookieWarningComesBack(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		kit, logs := startKit(t, map[string]string{"SESSION_STORE": "memory"})
+		t.Cleanup(func() {
+			// scs's memstore cleanup goroutine must end inside the bubble;
+			// Wait makes sure that it has started.
+			synctest.Wait()
+			kit.Manager.Store.(*memstore.MemStore).StopCleanup()
+		})
+		h := kit.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			kit.Manager.Put(r.Context(), "message", "hello")
+		}))
+		const warning = "a Secure session cookie was set on a plain-HTTP request"
+		warnings := func(when string, want int) {
+			t.Helper()
+			// A new client each time, from another address: no cookie.
+			r := plainRequest("http://app.example.com/put", "198.51.100.7:5000", "")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK || w.Header().Get("Set-Cookie") == "" {
+				t.Fatalf("%s: status %d, Set-Cookie %q", when, w.Code, w.Header().Get("Set-Cookie"))
+			}
+			if n := strings.Count(logs.String(), warning); n != want {
+				t.Fatalf("%s: %d warnings, want %d:\n%s", when, n, want, logs)
+			}
+		}
+
+		warnings("first request", 1)
+		time.Sleep(9*time.Minute + 59*time.Second)
+		warnings("after 9m59s", 1)
+		time.Sleep(time.Second)
+		warnings("after 10m", 2)
+		warnings("right after", 2)
+		time.Sleep(time.Hour)
+		warnings("an hour later", 3)
+	})
 }

@@ -84,7 +84,7 @@ func TestKitUpgradesPlainTokenCookie(t *testing.T) {
 	for _, encrypted := range []bool{false, true} {
 		t.Run(fmt.Sprintf("encrypted=%v", encrypted), func(t *testing.T) {
 			t.Parallel()
-			extra := map[string]string{"SESSION_UPGRADE_PLAIN_TOKENS": "true"}
+			extra := map[string]string{"SESSION_UPGRADE_PLAIN_TOKENS": "true", "SESSION_COOKIE_LEGACY_NAME": "session"}
 			if encrypted {
 				extra["SESSION_ENCRYPTION_KEYS"] = base64Key(t, 32)
 			}

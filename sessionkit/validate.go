@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -16,7 +14,15 @@ import (
 // Validate reports every invalid setting of c as a *ConfigError, naming
 // each by its environment variable. New calls it; LoadConfig already has.
 func (c Config) Validate() error {
-	return problemsError(c.check(true, nil, nil))
+	_, err := c.validate()
+	return err
+}
+
+// validate is Validate, and returns the DSN as parseDSN read it too, or nil
+// with the memory store.
+func (c Config) validate() (*mysql.Config, error) {
+	problems, dsn := c.check(true, nil, nil)
+	return dsn, problemsError(problems)
 }
 
 func problemsError(problems []*VarError) error {
@@ -26,12 +32,12 @@ func problemsError(problems []*VarError) error {
 	return &ConfigError{Problems: problems}
 }
 
-// check returns a VarError for each invalid setting. raw holds the values as
-// given in the environment, shown in errors in place of the parsed ones;
-// variables in failed did not parse and are not checked again. requireDSN is
-// false for NewWithDB, which brings its own pool.
-func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]bool) []*VarError {
-	var problems []*VarError
+// check returns a VarError for each invalid setting, and the DSN as
+// parseDSN read it if it is valid. raw holds the values as given in the
+// environment, shown in errors in place of the parsed ones; variables in
+// failed did not parse and are not checked again. requireDSN is false for
+// NewWithDB, which brings its own pool.
+func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]bool) (problems []*VarError, dsn *mysql.Config) {
 	bad := func(name, value string, format string, args ...any) {
 		if failed[name] {
 			return
@@ -46,10 +52,11 @@ func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]
 	switch c.Store {
 	case StoreMySQL:
 		if requireDSN {
+			var err error
 			if c.MySQLDSN == "" {
 				bad("SESSION_MYSQL_DSN", "", "required with SESSION_STORE=mysql")
-			} else if err := checkDSN(c.MySQLDSN); err != nil {
-				bad("SESSION_MYSQL_DSN", c.MySQLDSN, "%w", err)
+			} else if dsn, err = parseDSN(string(c.MySQLDSN)); err != nil {
+				bad("SESSION_MYSQL_DSN", string(c.MySQLDSN), "%w", err)
 			}
 		}
 	case StoreMemory:
@@ -75,18 +82,7 @@ func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]
 		bad("SESSION_CLEANUP_BATCH", strconv.Itoa(c.CleanupBatchSize), "must be at least 1")
 	}
 
-	if c.CookieName != "" {
-		if err := (&http.Cookie{Name: c.CookieName, Value: "v"}).Valid(); err != nil {
-			bad("SESSION_COOKIE_NAME", c.CookieName, "not a valid cookie name (letters, digits and !#$%%&'*+-.^_`|~)")
-		} else if why := c.prefixProblem(ok); why != "" {
-			bad("SESSION_COOKIE_NAME", c.CookieName, "%s", why)
-		}
-	}
-	if l := c.CookieLegacyName; l != "" && l != "none" {
-		if err := (&http.Cookie{Name: l, Value: "v"}).Valid(); err != nil {
-			bad("SESSION_COOKIE_LEGACY_NAME", l, "not a valid cookie name (letters, digits and !#$%%&'*+-.^_`|~), or none")
-		}
-	}
+	c.checkCookieNames(bad, ok)
 	if c.CookieDomain != "" {
 		if err := (&http.Cookie{Name: "n", Domain: c.CookieDomain}).Valid(); err != nil {
 			bad("SESSION_COOKIE_DOMAIN", c.CookieDomain, "not a valid cookie domain")
@@ -129,35 +125,7 @@ func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]
 	if err := sessionmysql.CheckEncryptionKeys(c.EncryptionKeys); err != nil {
 		bad("SESSION_ENCRYPTION_KEYS", "", "%w", err)
 	}
-	return problems
-}
-
-// prefixProblem says why browsers would reject a cookie named CookieName
-// with c's attributes, or returns "". Browsers match the __Host- and
-// __Secure- prefixes in any letter case. ok tells whether a variable parsed.
-func (c Config) prefixProblem(ok func(string) bool) string {
-	name := strings.ToLower(c.CookieName)
-	var needs []string
-	switch {
-	case strings.HasPrefix(name, "__host-"):
-		if !c.CookieSecure && ok("SESSION_COOKIE_SECURE") {
-			needs = append(needs, "SESSION_COOKIE_SECURE=true")
-		}
-		if c.CookiePath != "/" {
-			needs = append(needs, "SESSION_COOKIE_PATH=/")
-		}
-		if c.CookieDomain != "" {
-			needs = append(needs, "no SESSION_COOKIE_DOMAIN")
-		}
-	case strings.HasPrefix(name, "__secure-"):
-		if !c.CookieSecure && ok("SESSION_COOKIE_SECURE") {
-			needs = append(needs, "SESSION_COOKIE_SECURE=true")
-		}
-	}
-	if len(needs) == 0 {
-		return ""
-	}
-	return "browsers reject this prefix without " + strings.Join(needs, ", ") + ": change those, or the name"
+	return problems, dsn
 }
 
 // checkTableName applies the store's rule, without the store's prefix: the
@@ -167,70 +135,4 @@ func checkTableName(name string) error {
 		return errors.New("want name or db.name, each 1 to 64 letters, digits, '_' or '$'")
 	}
 	return nil
-}
-
-// checkDSN parses dsn with the driver and refuses settings that contradict
-// what the kit sets on its pool. Its errors never contain the password.
-func checkDSN(dsn string) error {
-	cfg, err := mysql.ParseDSN(dsn)
-	if problem := urlDSNProblem(dsn, cfg, err); problem != "" {
-		return errors.New(problem)
-	}
-	if err != nil {
-		if problem := bareAddressProblem(dsn); problem != "" {
-			return errors.New(scrubPassword(problem, dsn))
-		}
-		return fmt.Errorf("not a valid go-sql-driver DSN (%s): %s", dsnShape, scrubPassword(err.Error(), dsn))
-	}
-	var problems []string
-	if !knownNetwork(cfg.Net) {
-		// Never name the network: it may be the password (see knownNetwork).
-		problems = append(problems, "the network before the address must be tcp, tcp4, tcp6 or unix: "+
-			"is the '@' after the password missing? (a network registered with mysql.RegisterDialContext needs NewWithDB)")
-	}
-	if dsnParamIsFalse(dsn, "parseTime") {
-		problems = append(problems, "parseTime=false: sessionkit needs parseTime=true (omit it; the kit sets it)")
-	}
-	if cfg.Loc != time.UTC {
-		problems = append(problems, fmt.Sprintf("loc=%s: sessionkit needs loc=UTC (omit it; the kit sets it)", cfg.Loc))
-	}
-	for k, v := range cfg.Params {
-		if strings.EqualFold(k, "time_zone") && !isUTCZone(v) {
-			problems = append(problems, fmt.Sprintf("%s=%s: sessionkit needs the session time zone '+00:00' (omit it; the kit sets it)", k, v))
-		}
-	}
-	if len(problems) > 0 {
-		return errors.New(scrubPassword(strings.Join(problems, "; "), dsn))
-	}
-	return nil
-}
-
-// dsnParamIsFalse reports whether the DSN's parameters set name to a false
-// value, which ParseDSN does not tell apart from leaving it out.
-func dsnParamIsFalse(dsn, name string) bool {
-	slash := strings.LastIndexByte(dsn, '/')
-	_, params, found := strings.Cut(dsn[slash+1:], "?")
-	if !found {
-		return false
-	}
-	for p := range strings.SplitSeq(params, "&") {
-		if k, v, _ := strings.Cut(p, "="); k == name {
-			switch v {
-			case "0", "false", "FALSE", "False":
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// isUTCZone reports whether a time_zone value, as the driver would send it
-// in SET time_zone=..., is UTC.
-func isUTCZone(v string) bool {
-	v = strings.Trim(strings.TrimSpace(v), `'"`)
-	switch strings.ToUpper(v) {
-	case "+00:00", "+0:00", "-00:00", "UTC":
-		return true
-	}
-	return false
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"sessionkit.dev/sessionkit"
 	sessionmysql "sessionkit.dev/sessionkit/mysql"
 )
 
@@ -94,7 +93,7 @@ func runCheck(ctx context.Context, a *app, c *command, opts any, _ []string) int
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 		return a.fail(c, fmt.Errorf("asking the server its version: %w", err))
 	}
-	fmt.Fprintf(a.stdout, "database  %s (server %s)\ntable     %s\n\n", sessionkit.RedactDSN(op.cfg.MySQLDSN), version, store.Table())
+	fmt.Fprintf(a.stdout, "database  %s (server %s)\ntable     %s\n\n", op.cfg.MySQLDSN, version, store.Table())
 
 	rec.start()
 	err := store.CheckSchema(ctx)

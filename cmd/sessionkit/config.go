@@ -91,7 +91,7 @@ func displaySetting(name string, f reflect.Value) string {
 		if f.String() == "" {
 			return ""
 		}
-		return sessionkit.RedactDSN(f.String())
+		return sessionkit.DSN(f.String()).String() // the password masked
 	case secretVar(name):
 		if f.IsZero() {
 			return ""

@@ -114,7 +114,7 @@ func TestComposeAgreesWithREADME(t *testing.T) {
 				t.Errorf("%s: SESSION_CREATE_TABLE=%v SESSION_COOKIE_SECURE=%v, want true and false for a browser on http://localhost",
 					name, cfg.CreateTable, cfg.CookieSecure)
 			}
-			dsn, err := mysql.ParseDSN(cfg.MySQLDSN)
+			dsn, err := mysql.ParseDSN(string(cfg.MySQLDSN))
 			if err != nil {
 				t.Fatalf("%s: SESSION_MYSQL_DSN: %v", name, err)
 			}
