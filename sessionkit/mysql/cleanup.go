@@ -35,8 +35,9 @@ type Stats struct {
 	FindErrors, CommitErrors, DeleteErrors int64
 	// UnreadableSessions counts stored sessions that Find and All could not
 	// read, and treated as missing: encrypted with a key no longer
-	// configured, altered, or copied under another token (see
-	// Config.EncryptionKeys). TokensUpgraded counts sessions moved from a
+	// configured, altered, cut or copied under another token, or not
+	// encrypted under Config.RequireEncryption (see Config.EncryptionKeys).
+	// TokensUpgraded counts sessions moved from a
 	// plain token to its hash on first use (Config.UpgradePlainTokens).
 	UnreadableSessions, TokensUpgraded int64
 
