@@ -166,7 +166,8 @@ func (s *Store) plainTokenFor(ctx context.Context, hashed string) (string, bool)
 
 // upgradeOnFind runs when a Find of hashed missed: it moves the session
 // stored under plain, if there is one and it is not itself marked as stored
-// under a hash, to hashed, and returns it. It reads both tokens in one
+// under a hash, to hashed, and returns it; on a table not marked with
+// PlainTokensComment it moves nothing. It reads both tokens in one
 // statement, so that two requests that race with the same cookie both get
 // the one session (the second finds it moved), and an unknown cookie costs
 // one statement more than a miss.
