@@ -73,14 +73,17 @@ type Config struct {
 
 	// HashToken stores the SHA-256 of each token instead of the token
 	// (scs's HashTokenInStore), so that a leaked table holds no usable
-	// session cookies.
+	// session cookies. Each row then carries a 4-byte header that marks it
+	// as stored under a hash (see mysql.Config.HashedTokens).
 	HashToken bool `env:"SESSION_HASH_TOKEN" envDefault:"true"`
 	// UpgradePlainTokens keeps the sessions of a table whose rows are
 	// stored under plain tokens (by scs's mysqlstore, or with
 	// SESSION_HASH_TOKEN=false) once HashToken is on: a request whose
 	// cookie's session is stored under the plain token has its row moved to
 	// the hash on first use (see mysql.Config.UpgradePlainTokens and the
-	// README's "Upgrading"). It needs HashToken. While it is on, a request
+	// README's "Upgrading"). It needs HashToken, and a table the operator
+	// has marked as one of plain tokens (mysql.PlainTokensComment): New
+	// fails on any other, saying how to mark it. While it is on, a request
 	// with an unknown cookie costs two lookups instead of one, so turn it
 	// off once `sessionkit upgrade-tokens` has run.
 	UpgradePlainTokens bool `env:"SESSION_UPGRADE_PLAIN_TOKENS" envDefault:"false"`
@@ -91,6 +94,13 @@ type Config struct {
 	// SESSION_LIFETIME has passed. Errors never show the keys. See
 	// mysql.Config.EncryptionKeys. The memory store ignores it.
 	EncryptionKeys EncryptionKeys `env:"SESSION_ENCRYPTION_KEYS"`
+	// RequireEncryption refuses every stored session that is not encrypted:
+	// it is no session, logged and counted (Stats().UnreadableSessions), so
+	// that someone who can write to the table but holds no key cannot make
+	// one. It needs EncryptionKeys. Turn it on once every session is
+	// encrypted: SESSION_LIFETIME after every replica runs with the keys.
+	// See mysql.Config.RequireEncryption.
+	RequireEncryption bool `env:"SESSION_REQUIRE_ENCRYPTION" envDefault:"false"`
 
 	// CookieName is the name of the session cookie. Empty, the default,
 	// picks "__Host-session" where the cookie's attributes allow the

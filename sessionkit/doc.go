@@ -32,8 +32,9 @@
 //	SESSION_CLEANUP_INTERVAL      5m; how often expired sessions are deleted
 //	SESSION_CLEANUP_BATCH         1000 rows per cleanup statement
 //	SESSION_HASH_TOKEN            true; store the SHA-256 of the token
-//	SESSION_UPGRADE_PLAIN_TOKENS  false; move sessions stored under plain tokens to their hashes on first use
+//	SESSION_UPGRADE_PLAIN_TOKENS  false; move sessions stored under plain tokens to their hashes on first use (on a marked table)
 //	SESSION_ENCRYPTION_KEYS       empty; base64 keys of 32 bytes, comma-separated: the first encrypts, all decrypt
+//	SESSION_REQUIRE_ENCRYPTION    false; refuse stored sessions that are not encrypted (needs keys)
 //	SESSION_COOKIE_NAME           __Host-session (session without Secure, or with a Path or Domain)
 //	SESSION_COOKIE_LEGACY_NAME    empty: none; the cookie name before an upgrade (session), adopted and expired: set it for the upgrade window only
 //	SESSION_COOKIE_DOMAIN         empty: the host that set it

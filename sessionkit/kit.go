@@ -158,6 +158,7 @@ func storeConfig(cfg Config, dsn *mysql.Config) sessionmysql.Config {
 	sc.PoolSetsSyncWait = dsn != nil && dsnSets(dsn, "wsrep_sync_wait")
 	sc.Logger = loggerOf(cfg)
 	sc.EncryptionKeys = cfg.EncryptionKeys
+	sc.RequireEncryption = cfg.RequireEncryption
 	sc.HashedTokens = cfg.HashToken
 	sc.UpgradePlainTokens = cfg.UpgradePlainTokens
 	return sc
@@ -214,7 +215,7 @@ func newMemoryKit(cfg Config) *Kit {
 	k.users = memoryUsers{store: k.Manager.Store.(*memstore.MemStore), codec: k.Manager.Codec}
 	logger.Warn("sessionkit: SESSION_STORE=memory: sessions are kept in this process only; they are lost on restart and not shared between replicas (development only)")
 	if len(cfg.EncryptionKeys) > 0 || cfg.UpgradePlainTokens {
-		logger.Warn("sessionkit: SESSION_STORE=memory ignores SESSION_ENCRYPTION_KEYS and SESSION_UPGRADE_PLAIN_TOKENS")
+		logger.Warn("sessionkit: SESSION_STORE=memory ignores SESSION_ENCRYPTION_KEYS, SESSION_REQUIRE_ENCRYPTION and SESSION_UPGRADE_PLAIN_TOKENS")
 	}
 	return k
 }

@@ -1,12 +1,16 @@
 package sessionkit_test
 
 import (
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -75,6 +79,31 @@ func hasRow(t *testing.T, db *sql.DB, token string) bool {
 	return n == 1
 }
 
+// plainTokenEnv is mysqlEnv with SESSION_UPGRADE_PLAIN_TOKENS on, on a
+// table marked as one of plain tokens, as the operator marks it before
+// turning the switch on.
+func plainTokenEnv(t *testing.T, extra map[string]string) map[string]string {
+	t.Helper()
+	environ := mysqlEnv(t, extra)
+	environ["SESSION_UPGRADE_PLAIN_TOKENS"] = "true"
+	db := mysqltest.Open(t, environ["SESSION_MYSQL_DSN"])
+	store := sessionmysql.NewWithCleanupInterval(db, 0)
+	defer store.Close()
+	if err := store.CreateTable(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	markPlainTokens(t, db)
+	return environ
+}
+
+// markPlainTokens marks the session table as one of plain tokens.
+func markPlainTokens(t *testing.T, db *sql.DB) {
+	t.Helper()
+	if _, err := db.Exec("ALTER TABLE sessions COMMENT = '" + sessionmysql.PlainTokensComment + "'"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestKitUpgradesPlainTokenCookie: with SESSION_UPGRADE_PLAIN_TOKENS, a
 // request whose cookie holds a plain token of scs's mysqlstore keeps its
 // session, which moves to the token's hash, with and without encryption,
@@ -84,11 +113,11 @@ func TestKitUpgradesPlainTokenCookie(t *testing.T) {
 	for _, encrypted := range []bool{false, true} {
 		t.Run(fmt.Sprintf("encrypted=%v", encrypted), func(t *testing.T) {
 			t.Parallel()
-			extra := map[string]string{"SESSION_UPGRADE_PLAIN_TOKENS": "true", "SESSION_COOKIE_LEGACY_NAME": "session"}
+			extra := map[string]string{"SESSION_COOKIE_LEGACY_NAME": "session"}
 			if encrypted {
 				extra["SESSION_ENCRYPTION_KEYS"] = base64Key(t, 32)
 			}
-			environ := mysqlEnv(t, extra)
+			environ := plainTokenEnv(t, extra)
 			kit, _ := startKit(t, environ)
 			db := mysqltest.Open(t, environ["SESSION_MYSQL_DSN"])
 			srv, _ := serve(t, handlerFor(t, kit, "servemux", sessionRoutes(kit)))
@@ -125,7 +154,7 @@ func TestKitUpgradesPlainTokenCookie(t *testing.T) {
 // theirs.
 func TestKitUpgradeRefusesStoredHash(t *testing.T) {
 	t.Parallel()
-	environ := mysqlEnv(t, map[string]string{"SESSION_UPGRADE_PLAIN_TOKENS": "true"})
+	environ := plainTokenEnv(t, nil)
 	kit, _ := startKit(t, environ)
 	db := mysqltest.Open(t, environ["SESSION_MYSQL_DSN"])
 	srv, victim := serve(t, handlerFor(t, kit, "chi", sessionRoutes(kit)))
@@ -144,11 +173,60 @@ func TestKitUpgradeRefusesStoredHash(t *testing.T) {
 	mustGet(t, victim, srv, "/get", "the-victims-data")
 }
 
+// TestKitUpgradeRefusesSessionStoredBeforeTheSwitch: a session the kit
+// stored with its defaults (hashing on, no encryption, no switch) cannot
+// be taken by someone who holds a copy of the table once the switch is
+// turned on: a kit with the switch refuses to start on a table nobody
+// marked as one of plain tokens, saying how to mark it, and on a marked
+// table the stored hash, sent as the cookie, is no session.
+func TestKitUpgradeRefusesSessionStoredBeforeTheSwitch(t *testing.T) {
+	t.Parallel()
+	environ := mysqlEnv(t, nil)
+	before, _ := startKit(t, environ)
+	db := mysqltest.Open(t, environ["SESSION_MYSQL_DSN"])
+	srv, victim := serve(t, handlerFor(t, before, "chi", sessionRoutes(before)))
+	mustGet(t, victim, srv, "/put?v=the-victims-data", "ok")
+	stored := storedTokens(t, db) // what a copy of the table shows
+	if len(stored) != 1 {
+		t.Fatalf("%d rows; want 1", len(stored))
+	}
+
+	switched := maps.Clone(environ)
+	switched["SESSION_UPGRADE_PLAIN_TOKENS"] = "true"
+	cfg := configOf(t, switched)
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	if kit, err := sessionkit.New(context.Background(), cfg); err == nil {
+		kit.Shutdown(context.Background())
+		t.Fatal("a kit with SESSION_UPGRADE_PLAIN_TOKENS started on a table not marked as one of plain tokens")
+	} else if want := "ALTER TABLE `sessions` COMMENT = '" + sessionmysql.PlainTokensComment + "';"; !strings.Contains(err.Error(), "SESSION_UPGRADE_PLAIN_TOKENS") || !strings.Contains(err.Error(), want) {
+		t.Fatalf("New on an unmarked table: %v; want the variable and %s", err, want)
+	}
+
+	// The table also held sessions of plain tokens, and the operator marks it.
+	markPlainTokens(t, db)
+	kit, _ := startKit(t, switched)
+	switchedSrv, _ := serve(t, handlerFor(t, kit, "chi", sessionRoutes(kit)))
+	resp, body := do(t, switchedSrv.Client(), mustRequest(t, switchedSrv.URL+"/get", kit.Manager.Cookie.Name, stored[0]))
+	if resp.StatusCode != http.StatusOK || body != "" {
+		t.Fatalf("GET /get with the stored hash as the cookie: %d %q; want 200 and no session", resp.StatusCode, body)
+	}
+	if got := storedTokens(t, db); len(got) != 1 || got[0] != stored[0] {
+		t.Fatalf("rows %v; want the victim's alone, where it was", got)
+	}
+	req := mustRequest(t, switchedSrv.URL+"/get", kit.Manager.Cookie.Name, cookieValue(t, victim, srv, before.Manager.Cookie.Name))
+	if _, body := do(t, switchedSrv.Client(), req); body != "the-victims-data" {
+		t.Fatalf("the victim's own cookie read %q", body)
+	}
+	if st := kit.Stats(); st.TokensUpgraded != 0 {
+		t.Errorf("TokensUpgraded = %d; want 0", st.TokensUpgraded)
+	}
+}
+
 // TestKitUpgradeConcurrentFirstRequests: a page that fires several requests
 // at once with a plain cookie keeps its one session.
 func TestKitUpgradeConcurrentFirstRequests(t *testing.T) {
 	t.Parallel()
-	environ := mysqlEnv(t, map[string]string{"SESSION_UPGRADE_PLAIN_TOKENS": "true"})
+	environ := plainTokenEnv(t, nil)
 	kit, _ := startKit(t, environ)
 	db := mysqltest.Open(t, environ["SESSION_MYSQL_DSN"])
 	srv, _ := serve(t, handlerFor(t, kit, "chi", sessionRoutes(kit)))

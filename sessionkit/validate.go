@@ -125,6 +125,9 @@ func (c Config) check(requireDSN bool, raw map[string]string, failed map[string]
 	if err := sessionmysql.CheckEncryptionKeys(c.EncryptionKeys); err != nil {
 		bad("SESSION_ENCRYPTION_KEYS", "", "%w", err)
 	}
+	if c.RequireEncryption && len(c.EncryptionKeys) == 0 && ok("SESSION_ENCRYPTION_KEYS") {
+		bad("SESSION_REQUIRE_ENCRYPTION", "true", "needs SESSION_ENCRYPTION_KEYS: it refuses every session that is not encrypted")
+	}
 	return problems, dsn
 }
 

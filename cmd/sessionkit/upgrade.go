@@ -24,10 +24,12 @@ hash stored already, or unreadable). It is safe while the services run.
 
 It refuses to run unless SESSION_HASH_TOKEN=true and
 SESSION_UPGRADE_PLAIN_TOKENS=true are set for it, and they must be set for
-every replica of the service first: rows written by a replica without the
-switch carry no mark that they are stored under a hash, and would be hashed
-a second time, ending their sessions. Run it on a table whose unmarked rows
-are stored under plain tokens only.`,
+every replica of the service first: a replica of an earlier version
+without the switch writes rows under hashes that carry no mark of it, and
+they would be hashed a second time, ending their sessions. It refuses, too,
+on a table not marked as one of plain tokens, and shows the ALTER TABLE
+that marks it: mark it only when every row stored under a hash carries the
+mark (this version of sessionkit marks every such row it writes).`,
 	flags: func(fs *flag.FlagSet) any {
 		o := &upgradeOptions{}
 		fs.IntVar(&o.batch, "batch", sessionmysql.DefaultUpgradeBatchSize, "rows read per batch")
@@ -52,10 +54,10 @@ func runUpgradeTokens(ctx context.Context, a *app, c *command, opts any, _ []str
 	}
 	if !cfg.HashToken || !cfg.UpgradePlainTokens {
 		fmt.Fprintf(a.stderr, `sessionkit %s: refusing to run: it needs SESSION_HASH_TOKEN=true and SESSION_UPGRADE_PLAIN_TOKENS=true.
-Set both for every replica of the service first, and deploy: a replica
-without the switch writes rows that carry no mark of being stored under a
-hash, which this command would hash a second time, ending those sessions.
-Then run it with both set.
+Set both for every replica of the service first, and deploy: a replica of
+an earlier version without the switch writes rows under hashes that carry
+no mark of it, which this command would hash a second time, ending those
+sessions. Then run it with both set.
 `, c.name)
 		return exitUsage
 	}

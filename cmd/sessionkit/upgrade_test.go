@@ -35,7 +35,18 @@ func TestUpgradeTokensHashesPlainTokens(t *testing.T) {
 	}
 	env["SESSION_HASH_TOKEN"] = "true"
 	env["SESSION_UPGRADE_PLAIN_TOKENS"] = "true"
-	r := runCommand(t, env, "upgrade-tokens", "-batch", "10")
+	// On a table nobody marked as one of plain tokens, it moves nothing and
+	// shows how to mark it.
+	r := runCommand(t, env, "upgrade-tokens")
+	r.want(t, 1, nil, []string{"not marked as a table of plain tokens",
+		"ALTER TABLE `sessions` COMMENT = '" + sessionmysql.PlainTokensComment + "';"})
+	if got := count(t, db, "token = ?", token("plain", 0)); got != 1 {
+		t.Fatal("upgrade-tokens moved a row on an unmarked table")
+	}
+	if _, err := db.Exec("ALTER TABLE sessions COMMENT = '" + sessionmysql.PlainTokensComment + "'"); err != nil {
+		t.Fatal(err)
+	}
+	r = runCommand(t, env, "upgrade-tokens", "-batch", "10")
 	r.want(t, 0, []string{"moved 25 sessions of `sessions` from a plain token to its hash in 3 batches in "},
 		[]string{"UpgradeTokens done", "upgraded=25", "hash_already_stored=0"})
 	for i := range n {

@@ -222,17 +222,40 @@
 // goes on with the key ID (the first 4 bytes of the key's SHA-256), a
 // 12-byte random nonce and the ciphertext with its tag. The additional data
 // is the header up to the nonce followed by the stored token, so a row
-// copied under another token, or altered, does not open. Data without a
-// header is read as it is: rows written before encryption was turned on
-// stay readable and are sealed on their next write. A row that does not
-// open (its key is no longer configured, it was altered or copied) is no
-// session: Find reports found false with a nil error and All leaves it out,
-// the log names it by SessionID, never by its token, and
-// Stats.UnreadableSessions counts it. The first key seals, every key opens:
-// to rotate, configure the new key second, then first, and drop the old
-// one once the sessions it sealed have expired. A sealed session takes
-// EncryptionOverhead bytes more, which the size check counts. Touch
-// coalescing compares what sessions hold, not their stored bytes.
+// copied under another token, or altered, does not open. Data that is not
+// sealed is read as it is, as long as it decodes as a session of scs's
+// GobCodec: rows written before encryption was turned on stay readable and
+// are sealed on their next write. (With encryption on, the store thereby
+// takes the session manager's codec to be scs's default one, as
+// sessionkit's is.)
+//
+// A row that cannot be read is no session: Find reports found false with a
+// nil error and All leaves it out, the log names it by SessionID, never by
+// its token, and Stats.UnreadableSessions counts it. With encryption on
+// that is every row that neither opens as a sealed row nor decodes as a
+// session: a key no longer configured, a row altered, cut or copied under
+// another token, a sealed row whose header was damaged. Without
+// encryption the store can tell only a damaged header (flags it does not
+// know, or a row that says it is sealed); other data goes to the session
+// manager's codec as it is, since nothing tells damaged data from a
+// session of another codec, and scs answers data its codec cannot decode
+// with an error.
+//
+// Config.RequireEncryption refuses every row that is not sealed, in the
+// same way. Without it, someone who can write to the table but holds no
+// key can write a row that reads as any session they like; turn it on once
+// every row is sealed: a session lifetime after every replica runs with
+// the keys (a session that is only read, or only has its expiry moved, is
+// not rewritten before then).
+//
+// The first key seals, every key opens: to rotate, configure the new key
+// second, then first, and drop the old one once the sessions it sealed
+// have expired. A key must seal no more than 2^32 rows (NIST SP 800-38D:
+// random 96-bit nonces), so rotate well before that: each Commit that
+// writes data and each upgraded token seals once, across every replica
+// that uses the key. A sealed session takes EncryptionOverhead bytes more,
+// which the size check counts. Touch coalescing compares what sessions
+// hold, not their stored bytes.
 //
 // # Upgrading plain tokens
 //
@@ -241,10 +264,25 @@
 // (WithPlainToken), reads the plain and the hashed token in one statement
 // and moves a session stored under the plain token to its hash with one
 // conditional UPDATE of the primary key; concurrent Finds with the same
-// cookie all get the one session. Every row written while the switch is on
-// carries the header with a flag saying its token is a hash, and a flagged
-// row is never moved, so that a stored hash presented as a cookie finds
-// nothing. UpgradeTokens moves the remaining rows in batches. Without the
-// switch (or encryption), no header is written, and rows are what scs's
-// mysqlstore writes.
+// cookie all get the one session. UpgradeTokens moves the remaining rows
+// in batches.
+//
+// A stored token looks the same whether it is plain or a hash, and anyone
+// with a copy of the table (a dump, a backup) sees the stored ones. Were
+// a row stored under a hash taken for a plain row, its stored token sent
+// as a cookie would have the row moved and its session handed over. So:
+//
+//   - With HashedTokens, every row the store writes carries the header
+//     with a flag saying its token is a hash (HeaderOverhead bytes, within
+//     the encryption's header when encrypted), whether the switch is on or
+//     not, and a flagged row is never moved. Without HashedTokens and
+//     encryption, rows are what scs's mysqlstore writes, and it reads them.
+//   - Rows without the flag may still be stored under hashes by other
+//     software (scs's HashTokenInStore over scs's mysqlstore, or an
+//     earlier version of this store), and nothing in a row tells. So the
+//     switch moves rows only on a table whose comment holds
+//     PlainTokensComment, which the operator sets once they know every
+//     unflagged row is stored under a plain token; CheckSchema and
+//     UpgradeTokens fail on any other table, with the ALTER TABLE that
+//     sets it, and Find moves nothing there (and logs why).
 package mysql

@@ -98,18 +98,34 @@ func TestEncryptRoundTrip(t *testing.T) {
 	}
 }
 
-// TestNoHeaderByDefault: without encryption and the upgrade switch, the
-// store writes the data as given, as scs's mysqlstore does.
-func TestNoHeaderByDefault(t *testing.T) {
+// TestHeaderOnlyUnderHashes: without encryption, the store alone (as a
+// drop-in for scs's mysqlstore) writes the data as given; with
+// HashedTokens it marks every row as stored under a hash, with the
+// upgrade switch or without it.
+func TestHeaderOnlyUnderHashes(t *testing.T) {
 	t.Parallel()
-	db := newDB(t, []string{recommendedTable})
-	s, _ := encryptedStore(t, db, func(c *Config) { c.HashedTokens = true })
-	data := encode(t, time.Now().Add(time.Hour), map[string]any{"n": 1})
-	if err := s.Commit(tokenA, data, time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if got := rawData(t, db, tokenA); !bytes.Equal(got, data) {
-		t.Fatalf("stored % x; want the data as given", got)
+	for _, tc := range []struct {
+		name   string
+		set    func(*Config)
+		header []byte
+	}{
+		{"drop-in", nil, nil},
+		{"hashed tokens", func(c *Config) { c.HashedTokens = true }, []byte{0x00, 's', 'k', flagHashed}},
+		{"hashed tokens and upgrade", upgradeConfig, []byte{0x00, 's', 'k', flagHashed}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := newDB(t, []string{recommendedTable})
+			s, _ := encryptedStore(t, db, tc.set)
+			data := encode(t, time.Now().Add(time.Hour), map[string]any{"n": 1})
+			if err := s.Commit(tokenA, data, time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if got := rawData(t, db, tokenA); !bytes.Equal(got, append(tc.header, data...)) {
+				t.Fatalf("stored % x; want % x, then the data as given", got, tc.header)
+			}
+			mustFind(t, s, tokenA, string(data))
+		})
 	}
 }
 

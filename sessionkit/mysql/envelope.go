@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/alexedwards/scs/v2"
 )
 
 // The stored form of session data. Data without a header is what scs's codec
@@ -19,16 +21,17 @@ import (
 //	0x00 's' 'k' flags                                      plain data follows
 //	0x00 's' 'k' flags key-id(4) nonce(12) ciphertext+tag   with flagEncrypted
 //
-// flagHashed says the row's token is the SHA-256 of the session's token (so
-// that a stored hash presented as a cookie is never taken for a plain token:
-// see UpgradePlainTokens). flagEncrypted says the data is sealed with
+// flagHashed says the row's token is the SHA-256 of the session's token, so
+// that a stored hash presented as a cookie is never taken for a plain token
+// (see UpgradePlainTokens). flagEncrypted says the data is sealed with
 // AES-256-GCM under the key whose ID follows; the additional data is the
 // header up to the nonce followed by the stored token, so that a row copied
 // under another token does not open.
 //
-// The store writes a header only with encryption or UpgradePlainTokens on,
-// so that without them it writes what it always wrote; it reads both forms
-// whatever its configuration.
+// The store writes a header with encryption or HashedTokens on: every row it
+// stores under a hashed token carries flagHashed. Without either it writes
+// what scs's mysqlstore writes. It reads both forms whatever its
+// configuration.
 const (
 	flagHashed    byte = 0x01
 	flagEncrypted byte = 0x02
@@ -48,8 +51,8 @@ const (
 	// counts them: data that fits the column only without them is refused
 	// with ErrTooLarge.
 	EncryptionOverhead = sealedHead + nonceLen + tagLen
-	// HeaderOverhead is what the header adds without encryption, when only
-	// UpgradePlainTokens is on.
+	// HeaderOverhead is what the header adds without encryption, with
+	// HashedTokens on.
 	HeaderOverhead = headerLen
 )
 
@@ -122,32 +125,27 @@ func newKeyring(keys [][]byte) (*keyring, error) {
 	return r, nil
 }
 
-// writesHeader reports whether the store writes a header: with encryption,
-// or while plain tokens are upgraded (so that rows under hashed tokens are
-// marked as such).
-func (s *Store) writesHeader() bool {
-	return s.keys != nil || s.cfg.UpgradePlainTokens
-}
-
 // overhead is how many bytes the stored form adds to a session's data.
 func (s *Store) overhead() int {
 	switch {
 	case s.keys != nil:
 		return EncryptionOverhead
-	case s.cfg.UpgradePlainTokens:
+	case s.cfg.HashedTokens:
 		return HeaderOverhead
 	}
 	return 0
 }
 
-// seal returns the stored form of a session's data under token.
+// seal returns the stored form of a session's data under token: sealed
+// with encryption on, marked as stored under a hash with HashedTokens on,
+// and as given otherwise.
 func (s *Store) seal(token string, data []byte) ([]byte, error) {
-	if !s.writesHeader() {
-		return data, nil
-	}
 	var flags byte
 	if s.cfg.HashedTokens {
 		flags |= flagHashed
+	}
+	if s.keys == nil && flags == 0 {
+		return data, nil
 	}
 	return s.sealFlags(token, data, flags)
 }
@@ -194,16 +192,20 @@ func flagsOf(stored []byte) byte {
 // open returns the session data of a row stored under token: the data
 // itself without a header, else what the header says. The error, wrapping
 // errUnreadable, never holds the token or a key.
+//
+// A row is unreadable when its header names flags the store does not know,
+// when it is sealed and does not open, and, with encryption on, when it is
+// not sealed and not a session either (see plain).
 func (s *Store) open(token string, stored []byte) ([]byte, error) {
 	if !hasHeader(stored) {
-		return stored, nil
+		return s.plain(stored)
 	}
 	flags := stored[3]
 	if flags&^knownFlags != 0 {
 		return nil, fmt.Errorf("%w: unknown header flags %#02x", errUnreadable, flags)
 	}
 	if flags&flagEncrypted == 0 {
-		return stored[headerLen:], nil
+		return s.plain(stored[headerLen:])
 	}
 	if len(stored) < EncryptionOverhead {
 		return nil, fmt.Errorf("%w: %d bytes, shorter than an encrypted session", errUnreadable, len(stored))
@@ -223,6 +225,28 @@ func (s *Store) open(token string, stored []byte) ([]byte, error) {
 	}
 	if data == nil {
 		data = []byte{}
+	}
+	return data, nil
+}
+
+// plain returns the data of a row that is not sealed. With RequireEncryption
+// such a row is refused. With encryption on, it is accepted only when it
+// decodes as a session of scs's GobCodec: a sealed row whose header was
+// damaged reads as such data, and so would anything else written to the
+// table without a key; handed to scs, it would fail every request of its
+// session with an error. The decode is paid only for rows that are not
+// sealed, which encryption leaves only from before it was turned on.
+// Without encryption nothing tells damaged data from a session of another
+// codec than scs's, so the data goes to the session manager's codec as it
+// is.
+func (s *Store) plain(data []byte) ([]byte, error) {
+	switch {
+	case s.cfg.RequireEncryption:
+		return nil, fmt.Errorf("%w: not encrypted, and RequireEncryption is on", errUnreadable)
+	case s.keys != nil:
+		if _, _, err := (scs.GobCodec{}).Decode(data); err != nil {
+			return nil, fmt.Errorf("%w: neither encrypted nor a session scs's GobCodec decodes (damaged, or not written by a session manager)", errUnreadable)
+		}
 	}
 	return data, nil
 }

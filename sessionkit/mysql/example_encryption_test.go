@@ -16,7 +16,9 @@ import (
 // EncryptionKeys encrypts session data at rest; with HashedTokens and
 // UpgradePlainTokens, sessions stored under plain tokens (by scs's
 // mysqlstore) are moved to their hashes on first use, when the request's
-// context carries the cookie's value (WithPlainToken).
+// context carries the cookie's value (WithPlainToken), on a table the
+// operator has marked as one of plain tokens (PlainTokensComment; run
+// CheckSchema at start-up to fail early on any other).
 func ExampleConfig_encryptionAndUpgrade() {
 	db, err := sql.Open("mysql", "app:secret@tcp(127.0.0.1:3306)/app")
 	if err != nil {
@@ -38,6 +40,9 @@ func ExampleConfig_encryptionAndUpgrade() {
 		log.Fatal(err)
 	}
 	defer store.Close()
+	if err := store.CheckSchema(context.Background()); err != nil {
+		log.Fatal(err) // says how to mark the table
+	}
 
 	sessionManager := scs.New()
 	sessionManager.Store = store

@@ -145,7 +145,8 @@ func (s *Store) columns(ctx context.Context) (map[string]column, error) {
 // expiry column under a session time zone other than UTC, no index on
 // expiry, and, on a cluster node, what the pool must set. It logs at Info
 // level when the table lacks the user columns, with the ALTER TABLE that
-// adds them.
+// adds them. With UpgradePlainTokens on, it fails on a table whose comment
+// does not hold PlainTokensComment, with the ALTER TABLE that sets it.
 func (s *Store) CheckSchema(ctx context.Context) error {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
@@ -221,6 +222,9 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 		// (Sessions, Revoke, RevokeUser) need them.
 		s.log().Info("sessionkit/mysql: the session table has no user columns ("+strings.Join(missing, ", ")+
 			"), so a user's sessions cannot be listed or revoked; to add them:\n"+s.q.usersAlter+";", "table", s.table.quoted)
+	}
+	if s.cfg.UpgradePlainTokens {
+		return s.checkPlainTokenTable(ctx)
 	}
 	return nil
 }

@@ -76,17 +76,32 @@ type Config struct {
 	// dropping the old one once the sessions it encrypted have expired. Each
 	// key is EncryptionKeyLen random bytes (see CheckEncryptionKeys). A
 	// sealed row is bound to its stored token. Rows stored without
-	// encryption stay readable and are encrypted on their next write; a row
-	// that does not decrypt (its key was dropped, or it was altered or
-	// copied under another token) is logged, counted in Stats and treated
-	// as no session. Encryption adds EncryptionOverhead bytes to every
-	// session, which the size check counts. See the package docs.
+	// encryption stay readable while they decode as sessions of scs's
+	// GobCodec (see RequireEncryption), and are encrypted on their next
+	// write; a row that does not decrypt (its key was dropped, or it was
+	// altered or copied under another token), or is neither sealed nor a
+	// session, is logged, counted in Stats and treated as no session.
+	// Encryption adds EncryptionOverhead bytes to every session, which the
+	// size check counts. A key must seal at most 2^32 rows: see the package
+	// docs.
 	EncryptionKeys [][]byte
+
+	// RequireEncryption, with EncryptionKeys, refuses every row that is not
+	// encrypted: Find and All treat it as no session, logged and counted as
+	// unreadable, as they do a row that does not decrypt. Without it a row
+	// written without encryption is read (from before encryption was turned
+	// on), so that someone who can write to the table but holds no key can
+	// make a session of their own choosing. Turn it on once every row is
+	// encrypted: a lifetime after every replica encrypts. See the package
+	// docs.
+	RequireEncryption bool
 
 	// HashedTokens says that the tokens the store is given are hashes of
 	// the session tokens (scs's HashTokenInStore; sessionkit sets it from
-	// SESSION_HASH_TOKEN). Rows written with a header (with encryption or
-	// UpgradePlainTokens on) are then marked as stored under a hash.
+	// SESSION_HASH_TOKEN). Every row the store writes is then marked as
+	// stored under a hash, with a header of HeaderOverhead bytes (within
+	// the encryption's header when encrypted), which scs's mysqlstore
+	// cannot read: see UpgradePlainTokens for why.
 	HashedTokens bool
 
 	// UpgradePlainTokens, with HashedTokens, keeps the sessions of a table
@@ -94,10 +109,12 @@ type Config struct {
 	// with hashing off): a Find that misses a hashed token, in a context
 	// that carries the session's plain token (WithPlainToken, which
 	// sessionkit's middleware adds), moves the row from the plain token to
-	// its hash and returns it. Every row the store writes while it is on is
-	// marked as stored under a hash, so that a stored hash presented as a
-	// cookie is never moved. While it is on, a Find of an unknown token
-	// costs two lookups instead of one. See UpgradeTokens for the caveat.
+	// its hash and returns it. A row marked as stored under a hash is never
+	// moved. Since a row without the mark may have been stored under a hash
+	// by other software, the store moves rows only on a table the operator
+	// has marked as one of plain tokens (PlainTokensComment), and
+	// CheckSchema fails on any other. While it is on, a Find of an unknown
+	// token costs two lookups instead of one. See the package docs.
 	UpgradePlainTokens bool
 
 	// Logger receives cleanup errors and schema warnings (slog.Default() if
@@ -147,6 +164,7 @@ type Store struct {
 	keys                           *keyring // nil without encryption
 	unreadableRows, tokensUpgraded atomic.Int64
 	plainFind, moveToken           lazyStmt // for UpgradePlainTokens
+	plainTable                     plainTable
 
 	capacity capacity // of the data column
 
@@ -212,6 +230,9 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	}
 	if err := CheckEncryptionKeys(cfg.EncryptionKeys); err != nil {
 		problems = append(problems, fmt.Errorf("EncryptionKeys: %w", err))
+	}
+	if cfg.RequireEncryption && len(cfg.EncryptionKeys) == 0 {
+		problems = append(problems, errors.New("RequireEncryption needs EncryptionKeys: it refuses every row that is not encrypted"))
 	}
 	if cfg.UpgradePlainTokens && !cfg.HashedTokens {
 		problems = append(problems, errors.New("UpgradePlainTokens needs HashedTokens: plain tokens are upgraded to their hashes"))

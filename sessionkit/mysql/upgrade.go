@@ -7,6 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,12 +21,108 @@ import (
 // the session up under T and moves it to H with one conditional UPDATE of
 // the primary key; UpgradeTokens moves every remaining row in batches.
 //
-// A stored 43-character token may be a plain token or a hash: the store
-// cannot tell them apart by their shape. So that someone holding a copy of
-// the table cannot present a stored hash as a cookie and have the row of
-// its owner moved to hash(hash) and handed over, every row written while
-// the switch is on carries a header flag saying its token is a hash, and a
-// row with that flag is never moved.
+// A stored 43-character token may be a plain token or a hash: nothing in
+// the token tells them apart. Someone who holds a copy of the table could
+// present a stored hash as a cookie; were the row under it taken for a
+// plain row, it would be moved to hash(hash) and its session handed over.
+// Two rules keep that from happening:
+//
+//   - Every row the store writes with HashedTokens on carries a header with
+//     flagHashed, and a row with that flag is never moved. This covers every
+//     row this store writes under a hash, with or without encryption or the
+//     switch.
+//   - Rows without a header may still be stored under a hash by other
+//     software: scs with HashTokenInStore over another store, or an earlier
+//     version of this store. No check of the table can tell, so the store
+//     moves rows only on a table whose comment holds PlainTokensComment,
+//     which the operator sets once they know every such row is stored under
+//     a plain token. CheckSchema fails without it, with the statement that
+//     sets it.
+
+// PlainTokensComment marks a session table as one whose rows without a
+// header are stored under plain tokens: written by scs's mysqlstore (or
+// another store) with scs's HashTokenInStore off, or by this store with
+// HashedTokens off. UpgradePlainTokens moves rows only on a table whose
+// comment contains it; CheckSchema's error shows the ALTER TABLE that sets
+// it.
+const PlainTokensComment = "sessionkit:plain-tokens"
+
+// errNotPlainTokenTable is why UpgradePlainTokens moves nothing on a table
+// without PlainTokensComment.
+var errNotPlainTokenTable = errors.New("not marked as a table of plain tokens")
+
+// plainTable is what the store knows of its table's PlainTokensComment:
+// once seen, it is trusted until the store is closed; once read without
+// it, the comment is read again only after capacityRecheck, so that a
+// table marked while the service runs is upgraded from then on, and an
+// unknown cookie does not cost a query of information_schema each time.
+type plainTable struct {
+	marked atomic.Bool
+	mu     sync.Mutex
+	read   time.Time // when the comment was last read without the mark
+}
+
+// tableCommentQuery reads the session table's comment.
+const tableCommentQuery = "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = ?"
+
+// checkPlainTokenTable reads the table's comment and returns an error,
+// matching errNotPlainTokenTable, that says what to do when it does not
+// hold PlainTokensComment.
+func (s *Store) checkPlainTokenTable(ctx context.Context) error {
+	var comment string
+	err := s.db.QueryRowContext(ctx, tableCommentQuery, s.table.schemaArg(), s.table.name).Scan(&comment)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sessionkit/mysql: %s: %w", s.table.quoted, ErrTableMissing)
+	}
+	if err != nil {
+		return s.wrap("reading the table's comment", err)
+	}
+	if strings.Contains(comment, PlainTokensComment) {
+		s.plainTable.marked.Store(true)
+		return nil
+	}
+	s.plainTable.mu.Lock()
+	s.plainTable.read = time.Now()
+	s.plainTable.mu.Unlock()
+	return fmt.Errorf("sessionkit/mysql: UpgradePlainTokens (SESSION_UPGRADE_PLAIN_TOKENS): table %s is %w. "+
+		"The upgrade gives the session stored under a cookie's value to whoever sends that cookie. "+
+		"Sessions stored under hashes without a mark (by scs's HashTokenInStore over another store, or by an earlier version of sessionkit with SESSION_HASH_TOKEN=true) "+
+		"would go to anyone who sends a stored hash, which a copy of the table shows. "+
+		"If, within the sessions' lifetime, the table was written only by scs's mysqlstore with HashTokenInStore off, by sessionkit with SESSION_HASH_TOKEN=false, "+
+		"or by this version of sessionkit, mark it (this changes the table's comment only):\n\n\t%s\n\n"+
+		"If not, turn UpgradePlainTokens off; sessions stored under plain tokens then start anew.",
+		s.table.quoted, errNotPlainTokenTable, s.plainTokensStatement())
+}
+
+// plainTokensStatement is the ALTER TABLE that marks the table with
+// PlainTokensComment (replacing any comment it has).
+func (s *Store) plainTokensStatement() string {
+	return "ALTER TABLE " + s.table.quoted + " COMMENT = '" + PlainTokensComment + "';"
+}
+
+// plainTokenTable reports whether the table is marked with
+// PlainTokensComment, reading its comment unless that was read without the
+// mark within capacityRecheck (callers that find it unknown at once each
+// read it). It logs why no row is moved when the comment has no mark; its
+// error is the server's.
+func (s *Store) plainTokenTable(ctx context.Context) (bool, error) {
+	if s.plainTable.marked.Load() {
+		return true, nil
+	}
+	s.plainTable.mu.Lock()
+	recent := !s.plainTable.read.IsZero() && time.Since(s.plainTable.read) < capacityRecheck
+	s.plainTable.mu.Unlock()
+	if recent {
+		return false, nil
+	}
+	err := s.checkPlainTokenTable(ctx)
+	if errors.Is(err, errNotPlainTokenTable) {
+		s.log().Warn("sessionkit/mysql: UpgradePlainTokens is on, but the table is not marked as one of plain tokens, so no session is moved to its hash; CheckSchema says why",
+			"table", s.table.quoted, "mark", s.plainTokensStatement())
+		return false, nil
+	}
+	return err == nil, err
+}
 
 // upgradeAttempts bounds how often a lazy upgrade reads the plain row again
 // after its data changed between the read and the move.
@@ -67,11 +166,15 @@ func (s *Store) plainTokenFor(ctx context.Context, hashed string) (string, bool)
 
 // upgradeOnFind runs when a Find of hashed missed: it moves the session
 // stored under plain, if there is one and it is not itself marked as stored
-// under a hash, to hashed, and returns it. It reads both tokens in one
+// under a hash, to hashed, and returns it; on a table not marked with
+// PlainTokensComment it moves nothing. It reads both tokens in one
 // statement, so that two requests that race with the same cookie both get
 // the one session (the second finds it moved), and an unknown cookie costs
 // one statement more than a miss.
 func (s *Store) upgradeOnFind(ctx context.Context, plain, hashed string) ([]byte, bool, error) {
+	if marked, err := s.plainTokenTable(ctx); !marked {
+		return nil, false, err
+	}
 	for range upgradeAttempts {
 		rows, err := s.readBoth(ctx, plain, hashed)
 		if err != nil {
@@ -195,19 +298,21 @@ func (s *Store) move(ctx context.Context, plain, hashed string, stored, data []b
 // moved meanwhile, or whose hash is already stored, is skipped and counted
 // in the log line that ends the run. progress, if given, is called after
 // each batch with the number of rows moved so far. It needs
-// Config.UpgradePlainTokens; ctx ends it between two statements (each is
-// bounded by QueryTimeout).
+// Config.UpgradePlainTokens and a table marked with PlainTokensComment;
+// ctx ends it between two statements (each is bounded by QueryTimeout).
 //
-// The caveat: rows written by an earlier version, or by scs's mysqlstore,
-// with hashing on carry no mark that their token is a hash, and would be
-// moved to hash(hash), which no cookie finds. So run it, and turn
-// UpgradePlainTokens on, only on a table whose unmarked rows are stored
-// under plain tokens (written by scs's mysqlstore, or with
-// SESSION_HASH_TOKEN=false), and only once every replica runs with
-// UpgradePlainTokens on, so that every row written since is marked.
+// Rows marked as stored under a hash are left alone. Run it once every
+// replica runs with UpgradePlainTokens, so that no replica of an earlier
+// version writes rows under hashes without the mark meanwhile.
 func (s *Store) UpgradeTokens(ctx context.Context, batchSize int, progress ...func(done int64)) (int64, error) {
 	if !s.cfg.UpgradePlainTokens {
 		return 0, errors.New("sessionkit/mysql: UpgradeTokens: needs UpgradePlainTokens (SESSION_UPGRADE_PLAIN_TOKENS=true), on this store and on every replica first")
+	}
+	qctx, cancel := s.queryContext(ctx)
+	err := s.checkPlainTokenTable(qctx)
+	cancel()
+	if err != nil {
+		return 0, err
 	}
 	if batchSize < 1 {
 		batchSize = DefaultUpgradeBatchSize

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -40,6 +41,15 @@ func writePlain(t testing.TB, db *sql.DB, token string, data []byte) {
 	}
 }
 
+// markPlainTokens marks the session table as one of plain tokens, as an
+// operator does before turning UpgradePlainTokens on.
+func markPlainTokens(t testing.TB, db *sql.DB) {
+	t.Helper()
+	if _, err := db.Exec("ALTER TABLE sessions COMMENT = '" + PlainTokensComment + "'"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // rowExists reports whether a row is stored under exactly token.
 func rowExists(t testing.TB, db *sql.DB, token string) bool {
 	t.Helper()
@@ -60,6 +70,7 @@ func TestUpgradeOnFind(t *testing.T) {
 		t.Run(def.name, func(t *testing.T) {
 			t.Parallel()
 			db := newDB(t, def.ddl)
+			markPlainTokens(t, db)
 			s, _ := encryptedStore(t, db, func(c *Config) { upgradeConfig(c); c.TouchInterval = time.Minute })
 			plain := newToken(t)
 			data := encode(t, time.Now().Add(time.Hour), map[string]any{"user": "ada"})
@@ -93,6 +104,7 @@ func TestUpgradeOnFind(t *testing.T) {
 func TestUpgradeOnFindEncrypted(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, []string{recommendedTable})
+	markPlainTokens(t, db)
 	key := newKey(t)
 	old, _ := encryptedStore(t, db, nil, key) // hashing off, encryption on
 	plain := newToken(t)
@@ -120,6 +132,7 @@ func TestUpgradeRefusesStoredHash(t *testing.T) {
 		t.Run(fmt.Sprintf("encrypted=%v", encrypted), func(t *testing.T) {
 			t.Parallel()
 			db := newDB(t, []string{recommendedTable})
+			markPlainTokens(t, db)
 			var keys [][]byte
 			if encrypted {
 				keys = append(keys, newKey(t))
@@ -144,17 +157,101 @@ func TestUpgradeRefusesStoredHash(t *testing.T) {
 	}
 }
 
+// TestUpgradeRefusesHashStoredWithoutTheSwitch: a session that a store
+// with hashing on stored before the upgrade switch was turned on, without
+// encryption (sessionkit's defaults), is marked as stored under a hash, so
+// that someone holding a copy of the table who sends its stored token as
+// the cookie gets nothing once the switch is on, and its owner keeps it.
+func TestUpgradeRefusesHashStoredWithoutTheSwitch(t *testing.T) {
+	t.Parallel()
+	db := newDB(t, []string{recommendedTable})
+	markPlainTokens(t, db) // the table also held plain sessions to upgrade
+	before, _ := encryptedStore(t, db, func(c *Config) { c.HashedTokens = true })
+	victim := HashToken(newToken(t)) // what the table holds, and a copy of it shows
+	data := encode(t, time.Now().Add(time.Hour), map[string]any{"user": "admin"})
+	if err := before.Commit(victim, data, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	stored := rawData(t, db, victim)
+
+	s, _ := encryptedStore(t, db, upgradeConfig)
+	got, found, err := findWithCookie(s, victim)
+	if err != nil || found || got != nil {
+		t.Fatalf("Find with a stored hash as the cookie = %q, %v, %v; want nothing", got, found, err)
+	}
+	if !bytes.Equal(rawData(t, db, victim), stored) || rowExists(t, db, HashToken(victim)) {
+		t.Fatal("the victim's row was moved or changed")
+	}
+	mustFind(t, s, victim, string(data))
+	if st := s.Stats(); st.TokensUpgraded != 0 {
+		t.Errorf("TokensUpgraded = %d; want 0", st.TokensUpgraded)
+	}
+}
+
+// TestUpgradeNeedsAMarkedTable: rows that other software stored under
+// hashes carry no mark, so the switch moves nothing on a table that the
+// operator has not marked as one of plain tokens; CheckSchema and
+// UpgradeTokens say how to mark it, and once it is marked, plain sessions
+// are upgraded.
+func TestUpgradeNeedsAMarkedTable(t *testing.T) {
+	t.Parallel()
+	db := newDB(t, []string{recommendedTable})
+	// A session stored under a hash by scs's HashTokenInStore over
+	// mysqlstore: nothing marks it.
+	victim := HashToken(newToken(t))
+	writePlain(t, db, victim, encode(t, time.Now().Add(time.Hour), map[string]any{"user": "admin"}))
+	plain := newToken(t)
+	data := encode(t, time.Now().Add(time.Hour), map[string]any{"user": "ada"})
+	writePlain(t, db, plain, data)
+	s, logs := encryptedStore(t, db, upgradeConfig)
+
+	for _, cookie := range []string{victim, plain} {
+		if got, found, err := findWithCookie(s, cookie); err != nil || found {
+			t.Fatalf("Find on an unmarked table = %q, %v, %v; want nothing", got, found, err)
+		}
+		if !rowExists(t, db, cookie) || rowExists(t, db, HashToken(cookie)) {
+			t.Fatal("a row was moved on an unmarked table")
+		}
+	}
+	if !strings.Contains(logs.String(), "not marked as one of plain tokens") {
+		t.Errorf("the log does not say why nothing was upgraded:\n%s", logs)
+	}
+	err := s.CheckSchema(context.Background())
+	if !errors.Is(err, errNotPlainTokenTable) || !strings.Contains(err.Error(), "\n\tALTER TABLE `sessions` COMMENT = '"+PlainTokensComment+"';\n") {
+		t.Fatalf("CheckSchema on an unmarked table: %v; want the statement that marks it", err)
+	}
+	if n, err := s.UpgradeTokens(context.Background(), 10, nil); n != 0 || !errors.Is(err, errNotPlainTokenTable) {
+		t.Fatalf("UpgradeTokens on an unmarked table = %d, %v", n, err)
+	}
+	if !rowExists(t, db, victim) || !rowExists(t, db, plain) {
+		t.Fatal("UpgradeTokens moved a row on an unmarked table")
+	}
+
+	// The operator marks the table (keeping a comment of their own).
+	if _, err := db.Exec("ALTER TABLE sessions COMMENT = 'sessions of the shop; " + PlainTokensComment + "'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckSchema(context.Background()); err != nil {
+		t.Fatalf("CheckSchema on a marked table: %v", err)
+	}
+	if got, found, err := findWithCookie(s, plain); err != nil || !found || !bytes.Equal(got, data) {
+		t.Fatalf("Find of a plain session on a marked table = %q, %v, %v", got, found, err)
+	}
+}
+
 // TestUpgradeConcurrentFirstRequests: requests that arrive together with the
 // same plain cookie all get the one session; none is lost.
 func TestUpgradeConcurrentFirstRequests(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, []string{recommendedTable})
+	markPlainTokens(t, db)
 	s, _ := encryptedStore(t, db, upgradeConfig, newKey(t))
 	const sessions, requests = 8, 16
-	plains := make([]string, sessions)
+	plains, data := make([]string, sessions), make([][]byte, sessions)
 	for i := range plains {
 		plains[i] = newToken(t)
-		writePlain(t, db, plains[i], []byte(fmt.Sprintf("session %d", i)))
+		data[i] = encode(t, time.Now().Add(time.Hour), map[string]any{"n": i})
+		writePlain(t, db, plains[i], data[i])
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, sessions*requests)
@@ -166,7 +263,7 @@ func TestUpgradeConcurrentFirstRequests(t *testing.T) {
 				defer wg.Done()
 				<-start
 				got, found, err := findWithCookie(s, plain)
-				if err != nil || !found || string(got) != fmt.Sprintf("session %d", i) {
+				if err != nil || !found || !bytes.Equal(got, data[i]) {
 					errs <- fmt.Errorf("session %d: Find = %q, %v, %v", i, got, found, err)
 				}
 			}()
@@ -217,11 +314,16 @@ func TestUpgradeSwitchOffCostsOneLookup(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			db := newDB(t, []string{recommendedTable})
+			markPlainTokens(t, db)
 			db.SetMaxOpenConns(1) // the session counters see every statement
 			s, _ := encryptedStore(t, db, tc.set)
 			plain := newToken(t)
 			writePlain(t, db, plain, []byte("plain"))
-			mustNotFind(t, s, HashToken(newToken(t))) // first use: the table's columns are read
+			// First use: the table's columns and comment are read.
+			mustNotFind(t, s, HashToken(newToken(t)))
+			if err := s.CheckSchema(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 
 			unknown := newToken(t)
 			before := executed(t, db)
@@ -249,14 +351,16 @@ func TestUpgradeSwitchOffCostsOneLookup(t *testing.T) {
 func TestUpgradeTokensWhileWriting(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, []string{usersTable})
+	markPlainTokens(t, db)
 	key := newKey(t)
 	s, logs := encryptedStore(t, db, upgradeConfig, key)
 	const plainSessions = 600
-	plains := make([]string, plainSessions)
+	plains, plainData := make([]string, plainSessions), make([][]byte, plainSessions)
 	insert := mysqlstore.NewWithCleanupInterval(db, 0)
 	for i := range plains {
 		plains[i] = newToken(t)
-		if err := insert.Commit(plains[i], []byte(fmt.Sprintf("plain %d", i)), time.Now().Add(time.Hour)); err != nil {
+		plainData[i] = encode(t, time.Now().Add(time.Hour), map[string]any{"plain": i})
+		if err := insert.Commit(plains[i], plainData[i], time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -316,7 +420,7 @@ func TestUpgradeTokensWhileWriting(t *testing.T) {
 		t.Errorf("progress %v; want a call per batch, ending at %d", progress, upgraded)
 	}
 	for i, plain := range plains {
-		want := []byte(fmt.Sprintf("plain %d", i))
+		want := plainData[i]
 		if v, ok := last.Load(plain); ok {
 			want = v.([]byte)
 		}
@@ -345,6 +449,7 @@ func TestUpgradeTokensWhileWriting(t *testing.T) {
 func TestUpgradeTokensSkipsStoredHash(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, []string{recommendedTable})
+	markPlainTokens(t, db)
 	s, logs := encryptedStore(t, db, upgradeConfig)
 	plain := newToken(t)
 	writePlain(t, db, plain, []byte("old"))
