@@ -34,6 +34,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"go.uber.org/goleak"
+
+	"sessionkit.dev/internal/mysqlserver"
 )
 
 // Environment variables that steer the harness.
@@ -70,16 +72,20 @@ func skipWithoutServer(t testing.TB) {
 	t.Skip(skipMessage)
 }
 
+// serverBinary finds the server binary: mysqlserver.Binary, unless a test
+// of the harness pretends that there is none.
+var serverBinary = mysqlserver.Binary
+
 type sharedServer struct {
 	once sync.Once
-	srv  *Server
+	srv  *mysqlserver.Server
 	err  error
 }
 
 var (
 	mu        sync.Mutex
 	shared    = map[string]*sharedServer{} // by default time zone, "" for the server's own
-	dedicated []*Server
+	dedicated []*mysqlserver.Server
 )
 
 // Main runs the tests, stops and removes every private server the tests
@@ -163,7 +169,7 @@ func requireServer(t testing.TB) {
 
 // baseConfig returns the driver configuration of the server for the options,
 // connecting as a user who can create databases.
-func baseConfig(t testing.TB, o *options) (*mysql.Config, *Server) {
+func baseConfig(t testing.TB, o *options) (*mysql.Config, *mysqlserver.Server) {
 	t.Helper()
 	requireServer(t)
 	if dsn := os.Getenv(EnvDSN); dsn != "" {
@@ -187,7 +193,7 @@ func baseConfig(t testing.TB, o *options) (*mysql.Config, *Server) {
 		shared[o.timeZone] = s
 	}
 	mu.Unlock()
-	s.once.Do(func() { s.srv, s.err = newServer(serverBinary(), o.timeZone) })
+	s.once.Do(func() { s.srv, s.err = mysqlserver.New(serverBinary(), o.timeZone) })
 	if s.err != nil {
 		t.Fatal(s.err)
 	}
@@ -231,6 +237,12 @@ func Open(t testing.TB, dsn string) *sql.DB {
 	return db
 }
 
+// Server is a private server of one test, which the test may stop, kill,
+// pause and start again (see mysqlserver.Server), and make databases on.
+type Server struct {
+	*mysqlserver.Server
+}
+
 // NewServer starts a private server for t alone, for tests that stop, kill
 // or restart it; it is removed when t ends. Without mariadbd or mysqld the
 // test is skipped (or fails under SESSIONKIT_TEST_REQUIRE_DB=1), even when
@@ -246,7 +258,7 @@ func NewServer(t testing.TB) *Server {
 		}
 		skipWithoutServer(t)
 	}
-	s, err := newServer(bin, "")
+	s, err := mysqlserver.New(bin, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +266,7 @@ func NewServer(t testing.TB) *Server {
 	dedicated = append(dedicated, s)
 	mu.Unlock()
 	t.Cleanup(func() { s.Remove() })
-	return s
+	return &Server{s}
 }
 
 // Database creates a fresh database on s, dropped when t ends (if s is up
@@ -265,10 +277,10 @@ func (s *Server) Database(t testing.TB, opts ...Option) *mysql.Config {
 	for _, opt := range opts {
 		opt(o)
 	}
-	return createDatabase(t, s.Config(), s, o)
+	return createDatabase(t, s.Config(), s.Server, o)
 }
 
-func createDatabase(t testing.TB, c *mysql.Config, srv *Server, o *options) *mysql.Config {
+func createDatabase(t testing.TB, c *mysql.Config, srv *mysqlserver.Server, o *options) *mysql.Config {
 	t.Helper()
 	var b [6]byte
 	rand.Read(b[:])
@@ -285,7 +297,7 @@ func createDatabase(t testing.TB, c *mysql.Config, srv *Server, o *options) *mys
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
-		t.Fatalf("mysqltest: creating database %s on %s: %v%s", name, c.Addr, err, srv.errorLogTail())
+		t.Fatalf("mysqltest: creating database %s on %s: %v%s", name, c.Addr, err, srv.ErrorLogTail())
 	}
 	t.Cleanup(func() {
 		db, err := sql.Open("mysql", admin.FormatDSN())
@@ -329,6 +341,3 @@ func sep(dsn string) string {
 	}
 	return "?"
 }
-
-// String describes the server for test logs.
-func (s *Server) String() string { return fmt.Sprintf("%s on 127.0.0.1:%d", s.bin, s.Port) }
