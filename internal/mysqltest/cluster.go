@@ -121,10 +121,12 @@ var clusters struct {
 }
 
 // Cluster returns the Galera cluster of this test binary, started on first
-// use (10 to 20 seconds, more on a busy machine) and shared by every test that asks for it. Any
-// node a previous test left stopped is started again and the cluster is
-// Synced before Cluster returns. Tests that kill or stop nodes should not
-// run in parallel with other tests of the cluster.
+// use (10 to 20 seconds, more on a busy machine) and shared by every test
+// that asks for it. Any node a previous test left stopped is started again
+// and the cluster is Synced before Cluster returns. Tests that kill or stop
+// nodes should not run in parallel with other tests of the cluster. A test
+// of the cluster is a long test: it calls Long first, so that go test ./...
+// leaves it out.
 //
 // Without MariaDB, the Galera library, rsync or the rsync state transfer
 // script, the test is skipped with a message saying what to install, or

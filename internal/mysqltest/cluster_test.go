@@ -17,6 +17,7 @@ import (
 // TestCluster runs the cluster's tests in order on the one cluster: the
 // later ones kill and restart nodes.
 func TestCluster(t *testing.T) {
+	Long(t)
 	c := Cluster(t)
 	// No other test of this package uses the cluster: stop it now, so that
 	// its memory is free for the tests that come after.
