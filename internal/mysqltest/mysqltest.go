@@ -249,16 +249,7 @@ type Server struct {
 // SESSIONKIT_TEST_DSN is set, since that server cannot be stopped.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	bin := serverBinary()
-	if bin == "" {
-		if os.Getenv(EnvDSN) != "" && os.Getenv(EnvRequireDB) != "1" {
-			// A server was given: this skip is not for want of one.
-			t.Skip("mysqltest: this test stops and starts a server of its own, which needs mariadbd or mysqld; " +
-				EnvDSN + "'s server cannot be stopped")
-		}
-		skipWithoutServer(t)
-	}
-	s, err := mysqlserver.New(bin, "")
+	s, err := mysqlserver.New(ServerBinary(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,6 +258,23 @@ func NewServer(t testing.TB) *Server {
 	mu.Unlock()
 	t.Cleanup(func() { s.Remove() })
 	return &Server{s}
+}
+
+// ServerBinary returns the path of mariadbd or mysqld, for a test that
+// starts a server of its own. Without one the test is skipped (or fails
+// under SESSIONKIT_TEST_REQUIRE_DB=1), even when SESSIONKIT_TEST_DSN is set.
+func ServerBinary(t testing.TB) string {
+	t.Helper()
+	bin := serverBinary()
+	if bin == "" {
+		if os.Getenv(EnvDSN) != "" && os.Getenv(EnvRequireDB) != "1" {
+			// A server was given: this skip is not for want of one.
+			t.Skip("mysqltest: this test starts a server of its own, which needs mariadbd or mysqld; " +
+				EnvDSN + "'s server is not enough")
+		}
+		skipWithoutServer(t)
+	}
+	return bin
 }
 
 // Database creates a fresh database on s, dropped when t ends (if s is up

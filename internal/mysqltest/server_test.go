@@ -19,23 +19,12 @@ func TestMain(m *testing.M) {
 	os.Exit(Main(m))
 }
 
-// requireBinary skips t, or fails it under SESSIONKIT_TEST_REQUIRE_DB=1,
-// when no server binary is installed.
-func requireBinary(t *testing.T) string {
-	t.Helper()
-	bin := serverBinary()
-	if bin == "" {
-		skipWithoutServer(t)
-	}
-	return bin
-}
-
 // TestStartFailsFastWithTheServerLog starts a server that rejects its
 // command line: Start must say so within seconds, quoting the server's own
 // error, and keep the data directory for a corrected start.
 func TestStartFailsFastWithTheServerLog(t *testing.T) {
 	t.Parallel()
-	s, err := mysqlserver.Prepare(requireBinary(t), "")
+	s, err := mysqlserver.Prepare(ServerBinary(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
