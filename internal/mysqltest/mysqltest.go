@@ -18,6 +18,10 @@
 // test ends, so tests can run in parallel and in any order. A package that
 // uses mysqltest should call Main from its TestMain so that private servers
 // are stopped when the tests are done and no goroutine outlives them.
+//
+// The long tests (the Galera cluster, the browsers, the soak) call Long
+// first: they run only under SESSIONKIT_TEST_LONG=1, which .ci/run sets, so
+// that go test ./... stays short.
 package mysqltest
 
 import (
