@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -47,6 +48,18 @@ func runDev(ctx context.Context, a *app, c *command, opts any, _ []string) int {
 	// command on SIGINT and SIGTERM.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP)
 	defer stop()
+	// stopped is set when dev stops on a signal, as asked; this says so
+	// once the calls deferred after it have removed the server and files.
+	stopped := false
+	defer func() {
+		if stopped {
+			fmt.Fprintln(a.stdout, "sessionkit dev: stopped; the database server and its data are removed")
+		}
+	}()
+	devStopped := func() int {
+		stopped = true
+		return exitOK
+	}
 
 	// The example's configuration is checked before anything starts, with
 	// a stand-in port until the server has one.
@@ -79,7 +92,7 @@ func runDev(ctx context.Context, a *app, c *command, opts any, _ []string) int {
 	fmt.Fprintf(a.stdout, "sessionkit dev: building examples/%s\n", o.example)
 	exe, err := buildExample(ctx, goTool, o.example, work)
 	if ctx.Err() != nil {
-		return devStopped(a)
+		return devStopped()
 	}
 	if err != nil {
 		return a.fail(c, err)
@@ -89,21 +102,24 @@ func runDev(ctx context.Context, a *app, c *command, opts any, _ []string) int {
 	srv, err := mysqlserver.New(bin, "")
 	if err != nil {
 		if ctx.Err() != nil {
-			return devStopped(a)
+			return devStopped()
 		}
 		return a.fail(c, err)
 	}
 	defer srv.Remove()
 	version, err := createDevDatabase(ctx, srv)
-	if err == nil {
-		ex.environ = exampleEnv(a.environ, devDSN(srv.Port), o.addr)
-		err = createDevTable(ctx, ex, c)
-	}
 	if ctx.Err() != nil {
-		return devStopped(a)
+		return devStopped()
 	}
 	if err != nil {
 		return a.fail(c, err)
+	}
+	ex.environ = exampleEnv(a.environ, devDSN(srv.Port), o.addr)
+	if code := createDevTable(ctx, ex, c); code != exitOK {
+		if ctx.Err() != nil {
+			return devStopped()
+		}
+		return code
 	}
 
 	p, err := startExample(exe, ex.environ, a)
@@ -113,7 +129,7 @@ func runDev(ctx context.Context, a *app, c *command, opts any, _ []string) int {
 	if err := p.awaitReady(ctx, o.url(), exampleReadyTimeout); err != nil {
 		p.stop(exampleStopTimeout)
 		if ctx.Err() != nil {
-			return devStopped(a)
+			return devStopped()
 		}
 		return a.fail(c, fmt.Errorf("the %s example: %w", o.example, err))
 	}
@@ -132,17 +148,10 @@ sessionkit dev: the %s example is running at %s
 		if err := p.stop(exampleStopTimeout); err != nil {
 			fmt.Fprintf(a.stderr, "sessionkit dev: the %s example: %v\n", o.example, err)
 		}
-		return devStopped(a)
+		return devStopped()
 	case <-p.done:
 		return a.fail(c, fmt.Errorf("the %s example exited: %v (its log is above)", o.example, p.err))
 	}
-}
-
-// devStopped says that dev stopped on a signal, as asked; the deferred
-// calls remove the server and the files as runDev returns.
-func devStopped(a *app) int {
-	fmt.Fprintln(a.stdout, "sessionkit dev: stopped; the database server and its data are removed")
-	return exitOK
 }
 
 // devDSN is the DSN of dev's database on a server at port.
@@ -151,14 +160,46 @@ func devDSN(port int) string {
 }
 
 // buildExample builds examples/name into dir and returns the binary's path.
+// go build keeps its work files in dir too, so that removing dir removes
+// whatever an interrupted build leaves.
 func buildExample(ctx context.Context, goTool, name, dir string) (string, error) {
 	exe := filepath.Join(dir, name)
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", exe, "sessionkit.dev/examples/"+name)
-	// SIGINT, not the default SIGKILL: go build then removes its work folder.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the %s example: %v\n%s\ndev builds the example from the source: run it in a checkout of sessionkit, as go run ./cmd/sessionkit dev", name, err, out)
+	cmd := exec.Command(goTool, "build", "-o", exe, "sessionkit.dev/examples/"+name)
+	cmd.Env = append(os.Environ(), "GOTMPDIR="+dir)
+	// A process group of its own, so that go build and the compiler and
+	// linker it runs are stopped together, and only by dev.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("building the %s example: %w", name, err)
+	}
+	built := make(chan error, 1)
+	go func() { built <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-built:
+	case <-ctx.Done():
+		// SIGINT, on which go build removes its work files, then SIGKILL
+		// for whatever is left of the group, so that nothing writes into
+		// dir once it is removed.
+		pgid := cmd.Process.Pid
+		syscall.Kill(-pgid, syscall.SIGINT)
+		select {
+		case <-built:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			<-built
+		}
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if syscall.Kill(-pgid, syscall.SIGKILL) == syscall.ESRCH {
+				break
+			}
+		}
+		return "", ctx.Err()
+	}
+	if err != nil {
+		return "", fmt.Errorf("building the %s example: %v\n%s\ndev builds the example from the source: run it in a checkout of sessionkit, as go run ./cmd/sessionkit dev", name, err, out.Bytes())
 	}
 	return exe, nil
 }
@@ -180,18 +221,18 @@ func createDevDatabase(ctx context.Context, srv *mysqlserver.Server) (string, er
 }
 
 // createDevTable creates the session table the example's configuration
-// names, as create-table does.
-func createDevTable(ctx context.Context, ex *app, c *command) error {
+// names, as create-table does, and returns the exit status.
+func createDevTable(ctx context.Context, ex *app, c *command) int {
 	op, code := ex.open(ctx, c, nil)
 	if op == nil {
-		return fmt.Errorf("opening the session store (exit status %d)", code)
+		return code
 	}
 	defer op.close()
 	if err := op.store.CreateTable(ctx); err != nil {
-		return err
+		return ex.fail(c, err)
 	}
 	fmt.Fprintf(ex.stdout, "sessionkit dev: created table %s in database %s\n", op.store.Table(), devDatabase)
-	return nil
+	return exitOK
 }
 
 // process is the running example.
