@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-var commandNames = []string{"check", "create-table", "cleanup", "stats", "upgrade-tokens", "revoke-user", "config"}
+var commandNames = []string{"check", "create-table", "cleanup", "stats", "upgrade-tokens", "revoke-user", "config", "dev"}
 
 func TestHelpListsEveryCommandAndTheExitStatuses(t *testing.T) {
 	t.Parallel()
@@ -46,6 +46,10 @@ func TestUsageErrorsExitWithStatus2(t *testing.T) {
 		{[]string{"revoke-user", "a", "b"}, "want one user ID, got 2 arguments"},
 		{[]string{"revoke-user", strings.Repeat("u", 256)}, "want 1 to 255 bytes"},
 		{[]string{"upgrade-tokens", "-batch", "0"}, "-batch 0: must be at least 1"},
+		{[]string{"dev", "-example", "rails"}, `-example "rails": want chi or nethttp`},
+		{[]string{"dev", "-addr", "4000"}, `-addr "4000": want host:port`},
+		{[]string{"dev", "-addr", "localhost:0"}, `-addr "localhost:0": want host:port`},
+		{[]string{"dev", "chi"}, `unexpected argument "chi"`},
 	} {
 		r := runCommand(t, nil, tc.args...)
 		r.want(t, 2, nil, []string{tc.stderr, "Usage: sessionkit"})

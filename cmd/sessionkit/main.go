@@ -1,7 +1,9 @@
 // Command sessionkit looks after the session table of services built on
 // sessionkit: it checks and creates the table, deletes expired sessions,
 // reports what the table holds, upgrades plain tokens to hashed ones, ends
-// a user's sessions and shows the configuration.
+// a user's sessions and shows the configuration. In a checkout of
+// sessionkit, "go run ./cmd/sessionkit dev" runs an example server on a
+// throwaway database server, for trying sessionkit with nothing set up.
 //
 // It is configured by the same SESSION_* environment variables as the
 // services (see the README's Configuration), so that it runs with their
@@ -14,6 +16,7 @@
 //	sessionkit upgrade-tokens   move sessions stored under plain tokens to their hash
 //	sessionkit revoke-user ID   end every session of a user
 //	sessionkit config           print the effective configuration, secrets redacted
+//	sessionkit dev              run an example server on a throwaway MariaDB/MySQL server
 //
 // "sessionkit help COMMAND" or "sessionkit COMMAND -h" describes a command.
 // The commands that work on the database wait for it to answer as a service
@@ -100,7 +103,7 @@ type command struct {
 
 func commands() []*command {
 	return []*command{checkCommand, createTableCommand, cleanupCommand, statsCommand,
-		upgradeTokensCommand, revokeUserCommand, configCommand}
+		upgradeTokensCommand, revokeUserCommand, configCommand, devCommand}
 }
 
 func findCommand(name string) *command {

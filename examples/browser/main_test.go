@@ -7,9 +7,10 @@
 // profile, as two people's devices would be.
 //
 // It is a module of its own so that chromedp stays out of the go.mod that
-// sessionkit's users download. Run it with
+// sessionkit's users download. Its tests are long tests (mysqltest.Long),
+// skipped unless SESSIONKIT_TEST_LONG=1; run them with
 //
-//	cd examples/browser && go test ./...
+//	cd examples/browser && SESSIONKIT_TEST_LONG=1 go test ./...
 //
 // The browser is SESSIONKIT_TEST_CHROMIUM, or else chromium,
 // chromium-browser, google-chrome or google-chrome-stable on PATH

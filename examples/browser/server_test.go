@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"sessionkit.dev/internal/mysqltest"
 )
 
 // examples are the example servers, each built once per test binary, on
@@ -81,6 +83,7 @@ func (e *buildError) Error() string {
 // other: each runs two browsers, and two cores are enough for one pair. It
 // skips at once when there is no browser.
 func forEachExample(t *testing.T, test func(t *testing.T, ex *example)) {
+	mysqltest.Long(t)
 	chromiumPath(t)
 	for _, ex := range examples {
 		t.Run(ex.name, func(t *testing.T) { test(t, ex) })

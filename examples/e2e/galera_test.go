@@ -33,6 +33,7 @@ import (
 // running: the last one kills a node. The cluster is stopped at the end, so
 // that its memory is free for the parallel tests that follow.
 func TestGalera(t *testing.T) {
+	mysqltest.Long(t)
 	c := mysqltest.Cluster(t)
 	t.Cleanup(mysqltest.StopClusters)
 	sz := galeraScale(t)

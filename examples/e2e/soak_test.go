@@ -21,6 +21,7 @@ import (
 // for runs over five minutes); every request succeeds, every counter is
 // exact, and nothing is logged at level ERROR.
 func TestSoakKeepsMemoryAndGoroutinesFlat(t *testing.T) {
+	mysqltest.Long(t)
 	t.Parallel()
 	sc := scale(t)
 	warmUp := min(sc.soak/5, time.Minute)

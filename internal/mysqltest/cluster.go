@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"sessionkit.dev/internal/mysqlserver"
 )
 
 // GaleraCluster is a MariaDB Galera cluster of three nodes on 127.0.0.1,
@@ -83,7 +85,7 @@ func findGalera() (galeraSetup, error) {
 	if s.server == "" || filepath.Base(s.server) != "mariadbd" {
 		return missing("it needs MariaDB's mariadbd; install it with apt-get install mariadb-server " + galeraPackages)
 	}
-	s.installDB = lookPath("mariadb-install-db", "mysql_install_db")
+	s.installDB = mysqlserver.LookPath("mariadb-install-db", "mysql_install_db")
 	if s.installDB == "" {
 		return missing("mariadb-install-db not found; install it with apt-get install mariadb-server")
 	}
@@ -96,10 +98,10 @@ func findGalera() (galeraSetup, error) {
 	if s.provider == "" {
 		return missing("the Galera library " + galeraLibraries[0] + " not found; install it with apt-get install " + galeraPackages)
 	}
-	if lookPath("rsync") == "" {
+	if mysqlserver.LookPath("rsync") == "" {
 		return missing("rsync not found; install it with apt-get install " + galeraPackages)
 	}
-	if lookPath("wsrep_sst_rsync") == "" {
+	if mysqlserver.LookPath("wsrep_sst_rsync") == "" {
 		return missing("the state transfer script wsrep_sst_rsync not found; install it with apt-get install mariadb-server")
 	}
 	if os.Geteuid() == 0 {
@@ -119,10 +121,12 @@ var clusters struct {
 }
 
 // Cluster returns the Galera cluster of this test binary, started on first
-// use (10 to 20 seconds, more on a busy machine) and shared by every test that asks for it. Any
-// node a previous test left stopped is started again and the cluster is
-// Synced before Cluster returns. Tests that kill or stop nodes should not
-// run in parallel with other tests of the cluster.
+// use (10 to 20 seconds, more on a busy machine) and shared by every test
+// that asks for it. Any node a previous test left stopped is started again
+// and the cluster is Synced before Cluster returns. Tests that kill or stop
+// nodes should not run in parallel with other tests of the cluster. A test
+// of the cluster is a long test: it calls Long first, so that go test ./...
+// leaves it out.
 //
 // Without MariaDB, the Galera library, rsync or the rsync state transfer
 // script, the test is skipped with a message saying what to install, or

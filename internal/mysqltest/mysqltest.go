@@ -18,6 +18,10 @@
 // test ends, so tests can run in parallel and in any order. A package that
 // uses mysqltest should call Main from its TestMain so that private servers
 // are stopped when the tests are done and no goroutine outlives them.
+//
+// The long tests (the Galera cluster, the browsers, the soak) call Long
+// first: they run only under SESSIONKIT_TEST_LONG=1, which .ci/run sets, so
+// that go test ./... stays short.
 package mysqltest
 
 import (
@@ -34,6 +38,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"go.uber.org/goleak"
+
+	"sessionkit.dev/internal/mysqlserver"
 )
 
 // Environment variables that steer the harness (and EnvAsMySQL).
@@ -70,16 +76,20 @@ func skipWithoutServer(t testing.TB) {
 	t.Skip(skipMessage)
 }
 
+// serverBinary finds the server binary: mysqlserver.Binary, unless a test
+// of the harness pretends that there is none.
+var serverBinary = mysqlserver.Binary
+
 type sharedServer struct {
 	once sync.Once
-	srv  *Server
+	srv  *mysqlserver.Server
 	err  error
 }
 
 var (
 	mu        sync.Mutex
 	shared    = map[string]*sharedServer{} // by default time zone, "" for the server's own
-	dedicated []*Server
+	dedicated []*mysqlserver.Server
 )
 
 // Main runs the tests, stops and removes every private server the tests
@@ -167,7 +177,7 @@ func requireServer(t testing.TB) {
 
 // baseConfig returns the driver configuration of the server for the options,
 // connecting as a user who can create databases.
-func baseConfig(t testing.TB, o *options) (*mysql.Config, *Server) {
+func baseConfig(t testing.TB, o *options) (*mysql.Config, *mysqlserver.Server) {
 	t.Helper()
 	requireServer(t)
 	if dsn := os.Getenv(EnvDSN); dsn != "" {
@@ -191,7 +201,7 @@ func baseConfig(t testing.TB, o *options) (*mysql.Config, *Server) {
 		shared[o.timeZone] = s
 	}
 	mu.Unlock()
-	s.once.Do(func() { s.srv, s.err = newServer(serverBinary(), o.timeZone) })
+	s.once.Do(func() { s.srv, s.err = mysqlserver.New(serverBinary(), o.timeZone) })
 	if s.err != nil {
 		t.Fatal(s.err)
 	}
@@ -244,22 +254,19 @@ func Open(t testing.TB, dsn string) *sql.DB {
 	return db
 }
 
+// Server is a private server of one test, which the test may stop, kill,
+// pause and start again (see mysqlserver.Server), and make databases on.
+type Server struct {
+	*mysqlserver.Server
+}
+
 // NewServer starts a private server for t alone, for tests that stop, kill
 // or restart it; it is removed when t ends. Without mariadbd or mysqld the
 // test is skipped (or fails under SESSIONKIT_TEST_REQUIRE_DB=1), even when
 // SESSIONKIT_TEST_DSN is set, since that server cannot be stopped.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	bin := serverBinary()
-	if bin == "" {
-		if os.Getenv(EnvDSN) != "" && os.Getenv(EnvRequireDB) != "1" {
-			// A server was given: this skip is not for want of one.
-			t.Skip("mysqltest: this test stops and starts a server of its own, which needs mariadbd or mysqld; " +
-				EnvDSN + "'s server cannot be stopped")
-		}
-		skipWithoutServer(t)
-	}
-	s, err := newServer(bin, "")
+	s, err := mysqlserver.New(ServerBinary(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +274,24 @@ func NewServer(t testing.TB) *Server {
 	dedicated = append(dedicated, s)
 	mu.Unlock()
 	t.Cleanup(func() { s.Remove() })
-	return s
+	return &Server{s}
+}
+
+// ServerBinary returns the path of mariadbd or mysqld, for a test that
+// starts a server of its own. Without one the test is skipped (or fails
+// under SESSIONKIT_TEST_REQUIRE_DB=1), even when SESSIONKIT_TEST_DSN is set.
+func ServerBinary(t testing.TB) string {
+	t.Helper()
+	bin := serverBinary()
+	if bin == "" {
+		if os.Getenv(EnvDSN) != "" && os.Getenv(EnvRequireDB) != "1" {
+			// A server was given: this skip is not for want of one.
+			t.Skip("mysqltest: this test starts a server of its own, which needs mariadbd or mysqld; " +
+				EnvDSN + "'s server is not enough")
+		}
+		skipWithoutServer(t)
+	}
+	return bin
 }
 
 // Database creates a fresh database on s, dropped when t ends (if s is up
@@ -278,10 +302,10 @@ func (s *Server) Database(t testing.TB, opts ...Option) *mysql.Config {
 	for _, opt := range opts {
 		opt(o)
 	}
-	return createDatabase(t, s.Config(), s, o)
+	return createDatabase(t, s.Config(), s.Server, o)
 }
 
-func createDatabase(t testing.TB, c *mysql.Config, srv *Server, o *options) *mysql.Config {
+func createDatabase(t testing.TB, c *mysql.Config, srv *mysqlserver.Server, o *options) *mysql.Config {
 	t.Helper()
 	var b [6]byte
 	rand.Read(b[:])
@@ -298,7 +322,7 @@ func createDatabase(t testing.TB, c *mysql.Config, srv *Server, o *options) *mys
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
-		t.Fatalf("mysqltest: creating database %s on %s: %v%s", name, c.Addr, err, srv.errorLogTail())
+		t.Fatalf("mysqltest: creating database %s on %s: %v%s", name, c.Addr, err, srv.ErrorLogTail())
 	}
 	t.Cleanup(func() {
 		db, err := sql.Open("mysql", admin.FormatDSN())
@@ -342,6 +366,3 @@ func sep(dsn string) string {
 	}
 	return "?"
 }
-
-// String describes the server for test logs.
-func (s *Server) String() string { return fmt.Sprintf("%s on 127.0.0.1:%d", s.bin, s.Port) }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sessionkit.dev/internal/mysqlserver"
 )
 
 func TestMain(m *testing.M) {
@@ -17,29 +19,18 @@ func TestMain(m *testing.M) {
 	os.Exit(Main(m))
 }
 
-// requireBinary skips t, or fails it under SESSIONKIT_TEST_REQUIRE_DB=1,
-// when no server binary is installed.
-func requireBinary(t *testing.T) string {
-	t.Helper()
-	bin := serverBinary()
-	if bin == "" {
-		skipWithoutServer(t)
-	}
-	return bin
-}
-
 // TestStartFailsFastWithTheServerLog starts a server that rejects its
 // command line: Start must say so within seconds, quoting the server's own
 // error, and keep the data directory for a corrected start.
 func TestStartFailsFastWithTheServerLog(t *testing.T) {
 	t.Parallel()
-	s, err := prepareServer(requireBinary(t), "")
+	s, err := mysqlserver.Prepare(ServerBinary(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Remove() })
 	const bad = "--no-such-option-for-mysqltest"
-	s.extraArgs = []string{bad}
+	s.ExtraArgs = []string{bad}
 
 	begin := time.Now()
 	err = s.Start()
@@ -57,7 +48,7 @@ func TestStartFailsFastWithTheServerLog(t *testing.T) {
 		t.Errorf("Start error does not quote the server's error log:\n%s", msg)
 	}
 
-	s.extraArgs = nil
+	s.ExtraArgs = nil
 	if err := s.Start(); err != nil {
 		t.Fatalf("Start after the failed one: %v", err)
 	}
@@ -70,10 +61,10 @@ func TestRestartKeepsData(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		down func(*Server) error
+		down func(*mysqlserver.Server) error
 	}{
-		{"Stop", (*Server).Stop},
-		{"Kill", (*Server).Kill},
+		{"Stop", (*mysqlserver.Server).Stop},
+		{"Kill", (*mysqlserver.Server).Kill},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -84,7 +75,7 @@ func TestRestartKeepsData(t *testing.T) {
 					t.Fatalf("%s: %v", q, err)
 				}
 			}
-			if err := tc.down(s); err != nil {
+			if err := tc.down(s.Server); err != nil {
 				t.Fatal(err)
 			}
 			if err := db.Ping(); err == nil {
@@ -106,7 +97,7 @@ func TestRestartKeepsData(t *testing.T) {
 // hang on a paused server.
 func TestPauseStallsTheServerUntilResume(t *testing.T) {
 	t.Parallel()
-	s := NewServer(t)
+	s := NewServer(t).Server
 	queryOne(t, s, 10*time.Second)
 	if err := s.Pause(); err != nil {
 		t.Fatal(err)
@@ -132,12 +123,12 @@ func TestPauseStallsTheServerUntilResume(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Remove hung on a paused server")
 	}
-	if _, err := os.Stat(s.dir); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(s.Dir()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("after Remove, the data directory: %v", err)
 	}
 }
 
-func queryOne(t *testing.T, s *Server, timeout time.Duration) {
+func queryOne(t *testing.T, s *mysqlserver.Server, timeout time.Duration) {
 	t.Helper()
 	if err := queryOneErr(s, timeout); err != nil {
 		t.Fatalf("SELECT 1 on %s: %v", s, err)
@@ -145,7 +136,7 @@ func queryOne(t *testing.T, s *Server, timeout time.Duration) {
 }
 
 // queryOneErr runs SELECT 1 on a new connection to s within timeout.
-func queryOneErr(s *Server, timeout time.Duration) error {
+func queryOneErr(s *mysqlserver.Server, timeout time.Duration) error {
 	db, err := sql.Open("mysql", s.Config().FormatDSN())
 	if err != nil {
 		return err

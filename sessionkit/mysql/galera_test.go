@@ -16,6 +16,7 @@ import (
 // cluster, on one fresh database, with the recommended table.
 func galeraStores(t *testing.T, set func(*Config)) ([]*Store, []*sql.DB) {
 	t.Helper()
+	mysqltest.Long(t)
 	cfgs := mysqltest.Cluster(t).Database(t)
 	var stores []*Store
 	var dbs []*sql.DB

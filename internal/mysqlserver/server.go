@@ -1,4 +1,13 @@
-package mysqltest
+// Package mysqlserver runs a private MySQL or MariaDB server: a mariadbd or
+// mysqld process with a data directory of its own in a temporary folder and
+// a free port on 127.0.0.1, which root reaches with no password. It needs
+// nothing configured, no root privileges and no running service, only the
+// server's binaries. The process and its files go away when the server is
+// removed, and also when the program that started it exits, however it
+// exits.
+//
+// The tests (through internal/mysqltest) and "sessionkit dev" use it.
+package mysqlserver
 
 import (
 	"context"
@@ -25,13 +34,13 @@ import (
 type Server struct {
 	// Port is the TCP port on 127.0.0.1 the server listens on.
 	Port int
+	// ExtraArgs are appended to the server's command line by Start; tests
+	// of start-up failures set them.
+	ExtraArgs []string
 
 	bin string // mariadbd or mysqld
 	dir string // holds data/, the socket and the error log
 	tz  string // --default-time-zone, empty for the server's default
-	// extraArgs are appended to the server's command line; tests of the
-	// harness use them to make a start fail.
-	extraArgs []string
 
 	mu      sync.Mutex
 	wrapper *exec.Cmd      // sh process that owns the server process
@@ -41,18 +50,19 @@ type Server struct {
 	paused  bool           // Pause sent SIGSTOP and Resume has not undone it
 }
 
-// serverBinary finds the server binary: findServerBinary, unless a test of
-// the harness pretends that there is none.
-var serverBinary = findServerBinary
+// searchDirs are the folders besides PATH where Binary looks for the server:
+// the usual sbin folders, which are not on a normal user's PATH on Debian.
+var searchDirs = []string{"/usr/sbin", "/usr/local/sbin", "/usr/local/mysql/bin"}
 
-// findServerBinary finds mariadbd or mysqld on PATH or in the usual sbin
-// folders, which are not on a normal user's PATH on Debian.
-func findServerBinary() string {
+// Binary returns the path of mariadbd or mysqld on PATH or in the usual
+// sbin folders (/usr/sbin, /usr/local/sbin, /usr/local/mysql/bin), or ""
+// when there is neither.
+func Binary() string {
 	for _, name := range []string{"mariadbd", "mysqld"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
-		for _, dir := range []string{"/usr/sbin", "/usr/local/sbin", "/usr/local/mysql/bin"} {
+		for _, dir := range searchDirs {
 			p := filepath.Join(dir, name)
 			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
 				return p
@@ -62,9 +72,13 @@ func findServerBinary() string {
 	return ""
 }
 
-// newServer initialises a data directory and starts a server on a free port.
-func newServer(bin, tz string) (*Server, error) {
-	s, err := prepareServer(bin, tz)
+// New initialises a data directory for the server binary bin (see Binary)
+// and starts a server on a free port, with root@127.0.0.1 allowed in over
+// TCP with no password. tz is the server's default time zone: an offset
+// such as "+05:30", a zone name such as "Europe/Berlin" (whose zone tables
+// are loaded when the server lacks them), or "" for the server's own.
+func New(bin, tz string) (*Server, error) {
+	s, err := Prepare(bin, tz)
 	if err != nil {
 		return nil, err
 	}
@@ -79,10 +93,10 @@ func newServer(bin, tz string) (*Server, error) {
 	return s, nil
 }
 
-// prepareServer initialises a data directory for a server on a free port,
-// without starting it.
-func prepareServer(bin, tz string) (*Server, error) {
-	dir, err := os.MkdirTemp("", "sessionkit-mysqltest-*")
+// Prepare initialises a data directory for a server on a free port, as New
+// does, without starting it.
+func Prepare(bin, tz string) (*Server, error) {
+	dir, err := os.MkdirTemp("", "sessionkit-mysqld-*")
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +131,7 @@ func (s *Server) isMariaDB() bool { return strings.Contains(filepath.Base(s.bin)
 func (s *Server) datadir() string { return filepath.Join(s.dir, "data") }
 
 // tmpdir is the server's own temporary folder: servers installed or started
-// at the same moment by parallel test binaries would otherwise trip over each
+// at the same moment by parallel programs would otherwise trip over each
 // other's temporary files in /tmp.
 func (s *Server) tmpdir() string { return filepath.Join(s.dir, "tmp") }
 func (s *Server) socket() string { return filepath.Join(s.dir, "mysqld.sock") }
@@ -140,7 +154,7 @@ func (s *Server) initialise() error {
 		p, err := exec.LookPath(tool)
 		if err != nil {
 			if p, err = exec.LookPath("mysql_install_db"); err != nil {
-				return fmt.Errorf("mysqltest: %s not found next to %s: %w", tool, s.bin, err)
+				return fmt.Errorf("mysqlserver: %s not found next to %s: %w", tool, s.bin, err)
 			}
 		}
 		args := []string{"--no-defaults", "--datadir=" + s.datadir(), "--tmpdir=" + s.tmpdir(), "--auth-root-authentication-method=normal",
@@ -152,7 +166,7 @@ func (s *Server) initialise() error {
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("mysqltest: initialising %s: %w\n%s", s.datadir(), err, out)
+		return fmt.Errorf("mysqlserver: initialising %s: %w\n%s", s.datadir(), err, out)
 	}
 	return nil
 }
@@ -193,7 +207,7 @@ func (s *Server) grantTCPRoot() error {
 		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION",
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("mysqltest: %s: %w", q, err)
+			return fmt.Errorf("mysqlserver: %s: %w", q, err)
 		}
 	}
 	if isNamedZone(s.tz) {
@@ -201,7 +215,7 @@ func (s *Server) grantTCPRoot() error {
 			return err
 		}
 		if _, err := db.ExecContext(ctx, "SET GLOBAL time_zone = ?", s.tz); err != nil {
-			return fmt.Errorf("mysqltest: setting the default time zone to %q: %w", s.tz, err)
+			return fmt.Errorf("mysqlserver: setting the default time zone to %q: %w", s.tz, err)
 		}
 	}
 	return nil
@@ -221,24 +235,25 @@ func (s *Server) loadZoneTables(ctx context.Context, db *sql.DB, zone string) er
 	if err := db.QueryRowContext(ctx, "SELECT CONVERT_TZ('2000-01-01 00:00:00', 'UTC', ?)", zone).Scan(&known); err == nil && known.Valid {
 		return nil
 	}
-	tool := lookPath("mariadb-tzinfo-to-sql", "mysql_tzinfo_to_sql")
-	client := lookPath("mariadb", "mysql")
+	tool := LookPath("mariadb-tzinfo-to-sql", "mysql_tzinfo_to_sql")
+	client := LookPath("mariadb", "mysql")
 	if tool == "" || client == "" {
-		return errors.New("mysqltest: loading time zone tables needs mariadb-tzinfo-to-sql (or mysql_tzinfo_to_sql) and the mariadb (or mysql) client on PATH")
+		return errors.New("mysqlserver: loading time zone tables needs mariadb-tzinfo-to-sql (or mysql_tzinfo_to_sql) and the mariadb (or mysql) client on PATH")
 	}
 	statements, err := exec.CommandContext(ctx, tool, filepath.Join("/usr/share/zoneinfo", zone), zone).Output()
 	if err != nil {
-		return fmt.Errorf("mysqltest: %s %s: %w", tool, zone, err)
+		return fmt.Errorf("mysqlserver: %s %s: %w", tool, zone, err)
 	}
 	cmd := exec.CommandContext(ctx, client, "--no-defaults", "--user=root", "--socket="+s.socket(), "mysql")
 	cmd.Stdin = strings.NewReader(string(statements))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("mysqltest: loading time zone %s: %w\n%s", zone, err, out)
+		return fmt.Errorf("mysqlserver: loading time zone %s: %w\n%s", zone, err, out)
 	}
 	return nil
 }
 
-func lookPath(names ...string) string {
+// LookPath returns the path of the first of names found on PATH, or "".
+func LookPath(names ...string) string {
 	for _, name := range names {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
@@ -254,9 +269,13 @@ func tail(s string, n int) string {
 	return s
 }
 
-// errorLogTail returns the end of the server's error log, to explain a server
-// that stopped answering; it is empty for a server the harness did not start.
-func (s *Server) errorLogTail() string {
+// Dir is the server's folder: its data directory, socket and error log.
+func (s *Server) Dir() string { return s.dir }
+
+// ErrorLogTail returns the end of the server's error log, after a line
+// break, to explain a server that stopped answering; it is empty for a nil
+// Server, such as a server that was not started here.
+func (s *Server) ErrorLogTail() string {
 	if s == nil {
 		return ""
 	}
@@ -266,3 +285,6 @@ func (s *Server) errorLogTail() string {
 	}
 	return "\n" + s.String() + ", end of its error log:\n" + tail(string(log), 3000)
 }
+
+// String describes the server for logs.
+func (s *Server) String() string { return fmt.Sprintf("%s on 127.0.0.1:%d", s.bin, s.Port) }

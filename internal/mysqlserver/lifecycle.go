@@ -1,4 +1,4 @@
-package mysqltest
+package mysqlserver
 
 import (
 	"database/sql"
@@ -30,16 +30,16 @@ const startTimeout = 60 * time.Second
 // server's process id, then waits for the server to exit and writes its exit
 // status, which is how Start learns within moments that a server died while
 // starting. Meanwhile a background job reads standard input, a pipe from the
-// test binary: when that closes, because the binary stopped the server on
-// purpose or exited, even by SIGKILL, the job stops the server. The wrapper
-// itself lives on until standard input closes, so the error log of a server
-// that died is still there to read, and only then removes the directory,
-// unless KEEP (a deliberate Stop or Kill) says otherwise.
+// program that started it: when that closes, because the program stopped the
+// server on purpose or exited, even by SIGKILL, the job stops the server. The
+// wrapper itself lives on until standard input closes, so the error log of a
+// server that died is still there to read, and only then removes the
+// directory, unless KEEP (a deliberate Stop or Kill) says otherwise.
 //
 // The pipe is moved to descriptor 3 because a background job's standard
 // input is /dev/null; the server gets neither, and its early output, before
 // it opens its error log, goes to the log too. The wrapper ignores SIGHUP:
-// when the test binary dies while the server is paused, the kernel sends
+// when the program dies while the server is paused, the kernel sends
 // SIGHUP and SIGCONT to the wrapper's process group, now orphaned, and the
 // wrapper must outlive that to stop the server.
 const wrapperScript = `exec 3<&0
@@ -63,9 +63,9 @@ func (s *Server) file(name string) string { return filepath.Join(s.dir, name) }
 
 // Start starts the server process and waits until it accepts connections.
 // The server runs under a small shell wrapper that stops it and removes its
-// files as soon as the test binary exits, however it exits. When the server
-// exits during start-up, Start returns at once with the end of its error
-// log; the data directory stays, as after Stop.
+// files as soon as the program that started it exits, however it exits.
+// When the server exits during start-up, Start returns at once with the end
+// of its error log; the data directory stays, as after Stop.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -84,13 +84,13 @@ func (s *Server) Start() error {
 		args = append(args, "--default-time-zone="+s.tz)
 	}
 	args = append(args, s.userArgs()...)
-	args = append(args, s.extraArgs...)
+	args = append(args, s.ExtraArgs...)
 	for _, name := range []string{keepFile, removeFile, serverPIDFile, serverExitFile} {
 		if err := os.Remove(s.file(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
-	cmd := exec.Command("/bin/sh", append([]string{"-c", wrapperScript, "mysqltest-wrapper", s.bin}, args...)...)
+	cmd := exec.Command("/bin/sh", append([]string{"-c", wrapperScript, "mysqlserver-wrapper", s.bin}, args...)...)
 	cmd.Env = append(os.Environ(), "DIR="+s.dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()
@@ -98,7 +98,7 @@ func (s *Server) Start() error {
 		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("mysqltest: starting %s: %w", s.bin, err)
+		return fmt.Errorf("mysqlserver: starting %s: %w", s.bin, err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
@@ -116,13 +116,13 @@ func (s *Server) awaitReady() error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		if status, err := os.ReadFile(s.file(serverExitFile)); err == nil {
-			return fmt.Errorf("mysqltest: %s exited during start-up with status %s%s",
-				s.bin, strings.TrimSpace(string(status)), s.errorLogTail())
+			return fmt.Errorf("mysqlserver: %s exited during start-up with status %s%s",
+				s.bin, strings.TrimSpace(string(status)), s.ErrorLogTail())
 		}
 		select {
 		case <-s.exited:
-			return fmt.Errorf("mysqltest: the wrapper of %s exited during start-up: %v%s",
-				s.bin, s.wrapper.ProcessState, s.errorLogTail())
+			return fmt.Errorf("mysqlserver: the wrapper of %s exited during start-up: %v%s",
+				s.bin, s.wrapper.ProcessState, s.ErrorLogTail())
 		default:
 		}
 		if s.pid == 0 {
@@ -142,8 +142,8 @@ func (s *Server) awaitReady() error {
 			// A server that has not come up by now is stuck; SIGTERM
 			// might not get through either.
 			s.signal(syscall.SIGKILL)
-			return fmt.Errorf("mysqltest: %s did not accept connections within %v: %v%s",
-				s.bin, startTimeout, err, s.errorLogTail())
+			return fmt.Errorf("mysqlserver: %s did not accept connections within %v: %v%s",
+				s.bin, startTimeout, err, s.ErrorLogTail())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -197,7 +197,7 @@ func (s *Server) Pause() error {
 	deadline := time.Now().Add(5 * time.Second)
 	for !allStopped(s.pid) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("mysqltest: %s did not stop within 5s of SIGSTOP", s)
+			return fmt.Errorf("mysqlserver: %s did not stop within 5s of SIGSTOP", s)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -242,13 +242,13 @@ func (s *Server) Resume() error {
 // signal sends sig to the server process unless it has exited; s.mu is held.
 func (s *Server) signal(sig syscall.Signal) error {
 	if s.wrapper == nil || s.pid == 0 {
-		return fmt.Errorf("mysqltest: %s is not running", s)
+		return fmt.Errorf("mysqlserver: %s is not running", s)
 	}
 	if _, err := os.Stat(s.file(serverExitFile)); err == nil {
-		return fmt.Errorf("mysqltest: %s has exited%s", s, s.errorLogTail())
+		return fmt.Errorf("mysqlserver: %s has exited%s", s, s.ErrorLogTail())
 	}
 	if err := syscall.Kill(s.pid, sig); err != nil {
-		return fmt.Errorf("mysqltest: sending %v to %s: %w", sig, s, err)
+		return fmt.Errorf("mysqlserver: sending %v to %s: %w", sig, s, err)
 	}
 	return nil
 }
