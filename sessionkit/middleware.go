@@ -71,8 +71,11 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 			}
 		}
 		warn := k.cookieWarningDue() && k.SecureCookieOverHTTP(r)
-		if warn || sawLegacy {
+		if warn || sawLegacy || k.store != nil {
 			g.beforeSend = func(h http.Header) {
+				if k.store != nil && sessionmysql.SessionEnded(ctx) {
+					k.expireEndedSession(h)
+				}
 				if sawLegacy {
 					k.expireLegacyCookie(h)
 				}
@@ -84,6 +87,29 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 		sessions.ServeHTTP(g, r)
 		g.sending() // a handler that wrote nothing: the server sends the header now
 	})
+}
+
+// expireEndedSession replaces the session cookie scs set in h with one that
+// expires it: the request's session was deleted or expired while the
+// request ran (revoked, logged out in another tab), so the store wrote
+// nothing, and the client must not keep a cookie that looks valid.
+func (k *Kit) expireEndedSession(h http.Header) {
+	name := k.Manager.Cookie.Name
+	kept := h.Values("Set-Cookie")[:0:0]
+	for _, line := range h.Values("Set-Cookie") {
+		if c, err := http.ParseSetCookie(line); err == nil && c.Name == name {
+			continue
+		}
+		kept = append(kept, line)
+	}
+	h.Del("Set-Cookie")
+	for _, line := range kept {
+		h.Add("Set-Cookie", line)
+	}
+	c := k.Manager.Cookie
+	ended := &http.Cookie{Name: name, Value: "", Path: c.Path, Domain: c.Domain, MaxAge: -1,
+		Secure: c.Secure, HttpOnly: c.HttpOnly, SameSite: c.SameSite, Partitioned: c.Partitioned}
+	h.Add("Set-Cookie", ended.String())
 }
 
 // guardedWriter lets the ErrorFunc answer as if the handler had written

@@ -50,11 +50,12 @@ const (
 	opFind opKind = iota
 	opCommit
 	opDelete
-	opTouch // an expiry-only write
+	opTouch  // an expiry-only write
+	opUpdate // a Commit of a session the request found: never an insert
 )
 
 // alone reports whether an op has a statement of its own, never batched.
-func (k opKind) alone() bool { return k == opDelete || k == opTouch }
+func (k opKind) alone() bool { return k == opDelete || k == opTouch || k == opUpdate }
 
 // op is one Find, Commit or Delete waiting for, or in, a batch.
 type op struct {
@@ -65,6 +66,7 @@ type op struct {
 	expiry string // to write, or found
 	found  bool
 	stale  bool // found: bound to a user, last seen over a minute ago
+	ended  bool // an update found its session deleted or expired
 	err    error
 	// user, ip, agent: a commit's values for the user columns (nil: NULL)
 	user, ip, agent any

@@ -151,6 +151,7 @@ type Store struct {
 	find, all     lazyStmt
 	del           lazyStmt
 	touchStmt     lazyStmt
+	updateStmt    lazyStmt
 	seenStmt      lazyStmt
 	users         usersState
 	touches       touches // the last reads and writes, without a memo
@@ -262,6 +263,7 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	s.all = fixedStmt(s.q.all)
 	s.del.build = s.q.delete
 	s.touchStmt.build = func(d dialect) string { return s.q.touch(d, s.users.has.Load()) }
+	s.updateStmt.build = func(d dialect) string { return s.q.update(d, s.users.has.Load()) }
 	s.plainFind.build = func(d dialect) string { return s.q.plainFind(d, s.causalReads()) }
 	s.moveToken.build = s.q.moveToken
 	inflight, rows := cfg.MaxInflight, batchMaxRows
@@ -298,7 +300,7 @@ func (s *Store) Close() error {
 		s.close()
 		s.reads.close()
 		s.writes.close()
-		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del, &s.touchStmt, &s.seenStmt, &s.plainFind, &s.moveToken} {
+		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del, &s.touchStmt, &s.updateStmt, &s.seenStmt, &s.plainFind, &s.moveToken} {
 			l.close()
 		}
 	})
@@ -347,7 +349,9 @@ func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool
 	}
 	if !o.found {
 		if plain, ok := s.plainTokenFor(ctx, token); ok {
-			return s.upgradeOnFind(ctx, plain, token)
+			b, found, err := s.upgradeOnFind(ctx, plain, token)
+			markFound(ctx, token, found)
+			return b, found, err
 		}
 		return nil, false, nil
 	}
@@ -356,6 +360,7 @@ func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool
 		s.unreadable(token, err)
 		return nil, false, nil
 	}
+	markFound(ctx, token, true)
 	if s.cfg.TouchInterval > 0 {
 		if expiry, err := time.Parse(expiryLayout, o.expiry); err == nil {
 			s.remember(ctx, token, data, expiry)
@@ -373,7 +378,14 @@ func (s *Store) Commit(token string, b []byte, expiry time.Time) error {
 }
 
 // CommitCtx stores the data and expiry of the session, replacing what was
-// there. Data longer than the data column holds is refused with an error
+// there. In a context of WithRequest (sessionkit's middleware makes one per
+// request), a session that the request found, or wrote before, is only
+// updated: when it was deleted meanwhile (revoked, logged out in another
+// tab, cleaned up) or has expired, nothing is written, CommitCtx returns
+// nil and SessionEnded reports it, so that no request brings an ended
+// session back. Any other session (a new one, a token just renewed, every
+// session of a store used without that context, as with scs's stores) is
+// inserted or replaced. Data longer than the data column holds is refused with an error
 // matching ErrTooLarge before anything is written (checked once the write
 // holds its place among the session's writes, so that a Delete called after
 // it cannot run first).
@@ -399,7 +411,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		if err != nil {
 			return s.wrap("commit", err)
 		}
-		o := &op{kind: opCommit, ctx: ctx, token: token, data: stored, expiry: formatExpiry(expiry)}
+		o := &op{kind: commitMode(ctx, token), ctx: ctx, token: token, data: stored, expiry: formatExpiry(expiry)}
 		if has, err := s.hasUsers(ctx); err != nil {
 			return err
 		} else if has {
@@ -409,6 +421,13 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 			s.forget(ctx, token) // what is stored is not known now
 			return err
 		}
+		if o.ended {
+			s.forget(ctx, token)
+			markFound(ctx, token, false)
+			markEnded(ctx)
+			return nil
+		}
+		markFound(ctx, token, true)
 	}
 	s.remember(ctx, token, b, expiry.UTC().Truncate(time.Microsecond))
 	return nil
@@ -428,6 +447,7 @@ func (s *Store) DeleteCtx(ctx context.Context, token string) (err error) {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
 	s.forget(ctx, token)
+	markFound(ctx, token, false)
 	return s.writes.do(&op{kind: opDelete, ctx: ctx, token: token})
 }
 

@@ -36,10 +36,15 @@ type seen struct {
 
 type memoKey struct{}
 
-// memo is one request's reads.
+// memo is one request's record of its sessions: what each Find read (for
+// touch coalescing), which tokens the request found or wrote (a Commit of
+// those is an update, never an insert), and whether a Commit found its
+// session ended meanwhile.
 type memo struct {
-	mu   sync.Mutex
-	seen map[string]seen
+	mu    sync.Mutex
+	seen  map[string]seen
+	found map[string]bool
+	ended bool
 }
 
 // WithReadMemo returns a context in which the store remembers what each
@@ -47,7 +52,62 @@ type memo struct {
 // session changed (see Config.TouchInterval). Add it in a middleware that
 // runs before scs's LoadAndSave; sessionkit's Kit.Middleware does.
 func WithReadMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, memoKey{}, &memo{seen: map[string]seen{}})
+	return context.WithValue(ctx, memoKey{}, &memo{seen: map[string]seen{}, found: map[string]bool{}})
+}
+
+// SessionEnded reports whether a Commit made in ctx (a context of
+// WithRequest or WithReadMemo, or one derived from it) wrote nothing
+// because its session had been deleted or had expired since the request
+// found it: revoked, logged out in another tab, or removed by cleanup.
+// sessionkit's middleware then expires the cookie instead of sending it.
+func SessionEnded(ctx context.Context) bool {
+	m, ok := ctx.Value(memoKey{}).(*memo)
+	if !ok {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ended
+}
+
+// markFound records, in a request's memo, that token's session exists:
+// the request found it or wrote it, so that its next Commit is an update.
+// It reports whether ctx has a memo.
+func markFound(ctx context.Context, token string, found bool) {
+	if m, ok := ctx.Value(memoKey{}).(*memo); ok {
+		m.mu.Lock()
+		if found {
+			m.found[token] = true
+		} else {
+			delete(m.found, token)
+		}
+		m.mu.Unlock()
+	}
+}
+
+// commitMode says how a Commit of token in ctx is written: an update for a
+// session the request found or wrote (so that one deleted meanwhile stays
+// deleted), an upsert for any other (a new session, a token just renewed,
+// or a store used without a request's memo, as scs's stores do).
+func commitMode(ctx context.Context, token string) opKind {
+	if m, ok := ctx.Value(memoKey{}).(*memo); ok {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.found[token] {
+			return opUpdate
+		}
+	}
+	return opCommit
+}
+
+// markEnded records, in a request's memo, that a Commit found its session
+// ended.
+func markEnded(ctx context.Context) {
+	if m, ok := ctx.Value(memoKey{}).(*memo); ok {
+		m.mu.Lock()
+		m.ended = true
+		m.mu.Unlock()
+	}
 }
 
 // touches remembers, without a memo, the last read or write of a bounded

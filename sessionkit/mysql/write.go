@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ func (s *Store) runWrites(batch []*op) {
 			o.err = s.wrap("commit", err)
 			continue
 		}
-		if o.kind == opCommit {
+		if o.kind == opCommit || o.kind == opUpdate {
 			if err := s.checkSize(o.ctx, len(o.data)); err != nil {
 				o.err = err
 				continue
@@ -47,6 +48,8 @@ func (s *Store) runWrites(batch []*op) {
 		s.deleteOne(live[0])
 	case live[0].kind == opTouch:
 		s.touchOne(live[0])
+	case live[0].kind == opUpdate:
+		s.updateOne(live[0])
 	default:
 		s.commitRows(rowsOf(live))
 	}
@@ -253,6 +256,46 @@ func (s *Store) deleteOne(o *op) {
 // touchOne moves a session's expiry.
 func (s *Store) touchOne(o *op) {
 	o.err = s.execOne(o, &s.touchStmt, "commit", o.expiry, o.token, o.token)
+}
+
+// updateOne writes a session the request found, only if it still exists:
+// a session deleted meanwhile (revoked, logged out elsewhere, cleaned up)
+// or expired stays gone, and o.ended says so. The server counts only rows
+// it changed, so a write of what is already stored counts none: only then
+// does a second statement ask whether the row is still there.
+func (s *Store) updateOne(o *op) {
+	args := []any{o.data, o.expiry}
+	if s.users.has.Load() {
+		args = append(args, o.user, o.user, o.ip, o.agent, o.user, o.user, o.ip, o.user, o.agent)
+	}
+	args = append(args, o.token, o.token)
+	var res sql.Result
+	stmt, err := s.prepare(o.ctx, &s.updateStmt)
+	if err == nil {
+		err = s.retry(o.ctx, func() error {
+			var err error
+			res, err = stmt.ExecContext(o.ctx, args...)
+			return err
+		})
+		o.doubt = isContextError(err)
+	}
+	switch {
+	case serverError(err) == erDataTooLong:
+		o.err = s.refusedAsTooLarge(o.ctx, len(o.data), err)
+		return
+	case err != nil:
+		o.err = s.wrap("commit", err)
+		return
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		return
+	}
+	_, _, _, found, err := s.findOne(o.ctx, o.token)
+	if err != nil {
+		o.err = s.wrap("commit", err)
+		return
+	}
+	o.ended = !found
 }
 
 // execOne runs a single-session write for o.
