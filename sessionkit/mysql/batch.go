@@ -55,7 +55,7 @@ const (
 )
 
 // alone reports whether an op has a statement of its own, never batched.
-func (k opKind) alone() bool { return k == opDelete || k == opTouch || k == opUpdate }
+func (k opKind) alone() bool { return k == opDelete || k == opTouch }
 
 // op is one Find, Commit or Delete waiting for, or in, a batch.
 type op struct {
@@ -263,7 +263,7 @@ func (b *batcher) takeLocked() []*op {
 		if take && b.fence && (b.running[o.token] > 0 || blocked[o.token]) {
 			take = false
 		}
-		if take && len(batch) > 0 && (o.kind.alone() || batch[0].kind.alone()) {
+		if take && len(batch) > 0 && (o.kind != batch[0].kind || o.kind.alone()) {
 			take = false
 		}
 		if take && len(batch) > 0 && bytes+len(o.data) > batchMaxBytes {

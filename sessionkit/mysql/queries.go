@@ -169,25 +169,36 @@ func (q queries) upsert(rows int, d dialect, users bool) string {
 		"user_agent = IF(VALUES(user_id) IS NULL, NULL, COALESCE(VALUES(user_agent), user_agent))")
 }
 
-// update writes a session the request found, only while it exists and has
-// not expired, so that it never brings back a deleted session. With the
-// user columns it sets them as upsert does; its arguments are data, expiry,
-// then (with users) user, user, ip, agent, user, user, ip, user, agent,
-// then the token twice.
-func (q queries) update(d dialect, users bool) string {
-	set := "data = ?, expiry = ?"
+// update writes rows sessions that requests found, in one statement, only
+// those that still exist and have not expired, so that it never brings back
+// a deleted session. Each column takes its row's value by token; with the
+// user columns it sets them as upsert does. See updateArgs for the
+// arguments.
+func (q queries) update(rows int, d dialect, users bool) string {
+	bound := writeLockBound
+	if rows > 1 {
+		bound = batchLockBound
+	}
+	byToken := func(then string) string {
+		return "CASE token" + strings.Repeat(" WHEN ? THEN "+then, rows) + " END"
+	}
+	set := "data = " + byToken("?") + ", expiry = " + byToken("?")
 	if users {
 		// As in upsert: last_seen first, so that it compares with the
 		// stored user, address and user agent.
-		set += ", last_seen = IF(? IS NULL OR (last_seen >= UTC_TIMESTAMP(6) - INTERVAL 60 SECOND AND " +
-			"CAST(user_id AS BINARY) <=> CAST(? AS BINARY) AND " +
-			"CAST(ip AS BINARY) <=> CAST(COALESCE(?, ip) AS BINARY) AND " +
-			"CAST(user_agent AS BINARY) <=> CAST(COALESCE(?, user_agent) AS BINARY)), last_seen, UTC_TIMESTAMP(6)), " +
-			"user_id = ?, created = COALESCE(created, UTC_TIMESTAMP(6)), " +
-			"ip = IF(? IS NULL, NULL, COALESCE(?, ip)), " +
-			"user_agent = IF(? IS NULL, NULL, COALESCE(?, user_agent))"
+		set += ", last_seen = " + byToken("IF(? IS NULL OR (last_seen >= UTC_TIMESTAMP(6) - INTERVAL 60 SECOND AND "+
+			"CAST(user_id AS BINARY) <=> CAST(? AS BINARY) AND "+
+			"CAST(ip AS BINARY) <=> CAST(COALESCE(?, ip) AS BINARY) AND "+
+			"CAST(user_agent AS BINARY) <=> CAST(COALESCE(?, user_agent) AS BINARY)), last_seen, UTC_TIMESTAMP(6))") +
+			", user_id = " + byToken("?") +
+			", created = COALESCE(created, UTC_TIMESTAMP(6))" +
+			", ip = " + byToken("IF(? IS NULL, NULL, COALESCE(?, ip))") +
+			", user_agent = " + byToken("IF(? IS NULL, NULL, COALESCE(?, user_agent))")
 	}
-	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET "+set+" WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
+	list := strings.TrimSuffix(strings.Repeat("?,", rows), ",")
+	exact := strings.TrimSuffix(strings.Repeat("CAST(? AS BINARY),", rows), ",")
+	return bounded(d, bound, "UPDATE", " "+q.table+" SET "+set+
+		" WHERE token IN ("+list+") AND CAST(token AS BINARY) IN ("+exact+") AND expiry > UTC_TIMESTAMP(6)")
 }
 
 // delete removes the session with exactly one token.

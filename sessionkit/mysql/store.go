@@ -151,7 +151,7 @@ type Store struct {
 	find, all     lazyStmt
 	del           lazyStmt
 	touchStmt     lazyStmt
-	updateStmt    lazyStmt
+	updates       []lazyStmt // one per batchSizes entry
 	seenStmt      lazyStmt
 	users         usersState
 	touches       touches // the last reads and writes, without a memo
@@ -263,7 +263,10 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	s.all = fixedStmt(s.q.all)
 	s.del.build = s.q.delete
 	s.touchStmt.build = func(d dialect) string { return s.q.touch(d, s.users.has.Load()) }
-	s.updateStmt.build = func(d dialect) string { return s.q.update(d, s.users.has.Load()) }
+	s.updates = make([]lazyStmt, len(batchSizes))
+	for i, n := range batchSizes {
+		s.updates[i].build = func(d dialect) string { return s.q.update(n, d, s.users.has.Load()) }
+	}
 	s.plainFind.build = func(d dialect) string { return s.q.plainFind(d, s.causalReads()) }
 	s.moveToken.build = s.q.moveToken
 	inflight, rows := cfg.MaxInflight, batchMaxRows
@@ -300,8 +303,11 @@ func (s *Store) Close() error {
 		s.close()
 		s.reads.close()
 		s.writes.close()
-		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del, &s.touchStmt, &s.updateStmt, &s.seenStmt, &s.plainFind, &s.moveToken} {
+		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del, &s.touchStmt, &s.seenStmt, &s.plainFind, &s.moveToken} {
 			l.close()
+		}
+		for i := range s.updates {
+			s.updates[i].close()
 		}
 	})
 	return nil

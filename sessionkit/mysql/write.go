@@ -48,8 +48,6 @@ func (s *Store) runWrites(batch []*op) {
 		s.deleteOne(live[0])
 	case live[0].kind == opTouch:
 		s.touchOne(live[0])
-	case live[0].kind == opUpdate:
-		s.updateOne(live[0])
 	default:
 		s.commitRows(rowsOf(live))
 	}
@@ -120,7 +118,12 @@ func (s *Store) commitRows(rows []row) {
 	ops := opsOf(rows)
 	ctx, cancel := s.batchContext(ops)
 	defer cancel()
-	err := s.upsert(ctx, rows)
+	var err error
+	if rows[0].last().kind == opUpdate {
+		err = s.update(ctx, rows)
+	} else {
+		err = s.upsert(ctx, rows)
+	}
 	if err == nil {
 		return
 	}
@@ -233,6 +236,85 @@ func (s *Store) upsert(ctx context.Context, rows []row) error {
 	})
 }
 
+// update writes rows that requests found with one statement, padded as
+// upsert pads, only where they still exist and have not expired. The server
+// counts the rows it changed, so a row written as it was stored counts
+// none: only when fewer rows changed than were sent does a read ask which
+// are still there. The calls of a row that is gone are marked ended.
+func (s *Store) update(ctx context.Context, rows []row) error {
+	size := sizeFor(len(rows))
+	n := batchSizes[size]
+	pick := func(i int) *op { return rows[min(i, len(rows)-1)].last() }
+	users := s.users.has.Load()
+	args := make([]any, 0, (6+11*btoi(users))*n)
+	for i := range n {
+		args = append(args, pick(i).token, pick(i).data)
+	}
+	for i := range n {
+		args = append(args, pick(i).token, pick(i).expiry)
+	}
+	if users {
+		for i := range n {
+			o := pick(i)
+			args = append(args, o.token, o.user, o.user, o.ip, o.agent)
+		}
+		for i := range n {
+			args = append(args, pick(i).token, pick(i).user)
+		}
+		for i := range n {
+			o := pick(i)
+			args = append(args, o.token, o.user, o.ip)
+		}
+		for i := range n {
+			o := pick(i)
+			args = append(args, o.token, o.user, o.agent)
+		}
+	}
+	for range 2 {
+		for i := range n {
+			args = append(args, pick(i).token)
+		}
+	}
+	stmt, err := s.prepare(ctx, &s.updates[size])
+	if err != nil {
+		return err
+	}
+	var res sql.Result
+	err = s.retry(ctx, func() error {
+		var err error
+		res, err = stmt.ExecContext(ctx, args...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if changed, err := res.RowsAffected(); err == nil && changed >= int64(len(rows)) {
+		return nil
+	}
+	finds := make([]*op, len(rows))
+	for i, r := range rows {
+		finds[i] = &op{kind: opFind, ctx: ctx, token: r.last().token}
+	}
+	if err := s.readBatch(ctx, finds); err != nil {
+		return err
+	}
+	for i, r := range rows {
+		if !finds[i].found {
+			for _, o := range r.ops {
+				o.ended = true
+			}
+		}
+	}
+	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // retry runs exec again after a deadlock or a cluster's certification
 // conflict, a few times, as long as ctx lasts and the store is open. A lock
 // wait that ran out of time is not tried again: the row is held elsewhere,
@@ -256,46 +338,6 @@ func (s *Store) deleteOne(o *op) {
 // touchOne moves a session's expiry.
 func (s *Store) touchOne(o *op) {
 	o.err = s.execOne(o, &s.touchStmt, "commit", o.expiry, o.token, o.token)
-}
-
-// updateOne writes a session the request found, only if it still exists:
-// a session deleted meanwhile (revoked, logged out elsewhere, cleaned up)
-// or expired stays gone, and o.ended says so. The server counts only rows
-// it changed, so a write of what is already stored counts none: only then
-// does a second statement ask whether the row is still there.
-func (s *Store) updateOne(o *op) {
-	args := []any{o.data, o.expiry}
-	if s.users.has.Load() {
-		args = append(args, o.user, o.user, o.ip, o.agent, o.user, o.user, o.ip, o.user, o.agent)
-	}
-	args = append(args, o.token, o.token)
-	var res sql.Result
-	stmt, err := s.prepare(o.ctx, &s.updateStmt)
-	if err == nil {
-		err = s.retry(o.ctx, func() error {
-			var err error
-			res, err = stmt.ExecContext(o.ctx, args...)
-			return err
-		})
-		o.doubt = isContextError(err)
-	}
-	switch {
-	case serverError(err) == erDataTooLong:
-		o.err = s.refusedAsTooLarge(o.ctx, len(o.data), err)
-		return
-	case err != nil:
-		o.err = s.wrap("commit", err)
-		return
-	}
-	if n, err := res.RowsAffected(); err == nil && n > 0 {
-		return
-	}
-	_, _, _, found, err := s.findOne(o.ctx, o.token)
-	if err != nil {
-		o.err = s.wrap("commit", err)
-		return
-	}
-	o.ended = !found
 }
 
 // execOne runs a single-session write for o.

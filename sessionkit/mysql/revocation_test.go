@@ -1,0 +1,127 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestEndedSessionsStayEndedInABatch: requests that found their sessions
+// commit them at once, so that the store writes them in batches, while half
+// of the sessions were deleted after they were read. On every table
+// definition, the deleted ones stay deleted and their requests are told
+// (SessionEnded), and the others hold what their requests wrote.
+func TestEndedSessionsStayEndedInABatch(t *testing.T) {
+	t.Parallel()
+	for _, def := range tableDefinitions {
+		t.Run(def.name, func(t *testing.T) {
+			t.Parallel()
+			db := newDB(t, def.ddl)
+			cfg := noCleanup()
+			cfg.MaxInflight = 1
+			s, err := NewWithConfig(db, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			const sessions = 60
+			expiry := time.Now().Add(time.Hour)
+			ctxs := make([]context.Context, sessions)
+			for i := range sessions {
+				token := tokenFor("s", i)
+				if err := s.Commit(token, []byte("before"), expiry); err != nil {
+					t.Fatal(err)
+				}
+				ctxs[i] = WithRequest(context.Background(), RequestInfo{})
+				if _, found, err := s.FindCtx(ctxs[i], token); err != nil || !found {
+					t.Fatalf("Find %s: %v %v", token, found, err)
+				}
+			}
+			for i := 0; i < sessions; i += 2 {
+				if err := s.Delete(tokenFor("s", i)); err != nil { // revoked by another request
+					t.Fatal(err)
+				}
+			}
+			_, statementsBefore := s.writes.counts()
+			var wg sync.WaitGroup
+			errs := make([]error, sessions)
+			for i := range sessions {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = s.CommitCtx(ctxs[i], tokenFor("s", i), []byte(fmt.Sprint("after ", i)), expiry.Add(time.Minute))
+				}()
+			}
+			wg.Wait()
+			_, statementsAfter := s.writes.counts()
+			for i := range sessions {
+				token := tokenFor("s", i)
+				if errs[i] != nil {
+					t.Fatalf("Commit %d: %v", i, errs[i])
+				}
+				b, found, err := s.Find(token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ended := SessionEnded(ctxs[i])
+				if i%2 == 0 {
+					if found || !ended {
+						t.Errorf("deleted session %d: found %v (data %q), ended %v; want gone and ended", i, found, b, ended)
+					}
+				} else if !found || string(b) != fmt.Sprint("after ", i) || ended {
+					t.Errorf("session %d: found %v, data %q, ended %v; want what its request wrote", i, found, b, ended)
+				}
+			}
+			if n := statementsAfter - statementsBefore; n >= sessions {
+				t.Logf("%d statements for %d commits: nothing was batched this time", n, sessions)
+			}
+		})
+	}
+}
+
+// TestUpdateOfUnchangedSessionIsNotEnded: a Commit that writes exactly what
+// is stored changes no row, which the server counts as none; the session
+// is still there, so it is not ended.
+func TestUpdateOfUnchangedSessionIsNotEnded(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, tableDefinitions[0].ddl)
+	defer s.Close()
+	expiry := time.Now().Add(time.Hour)
+	if err := s.Commit(tokenA, []byte("same"), expiry); err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithRequest(context.Background(), RequestInfo{})
+	if _, found, err := s.FindCtx(ctx, tokenA); err != nil || !found {
+		t.Fatalf("Find: %v %v", found, err)
+	}
+	if err := s.CommitCtx(ctx, tokenA, []byte("same"), expiry); err != nil {
+		t.Fatal(err)
+	}
+	if SessionEnded(ctx) {
+		t.Fatal("an unchanged session was reported ended")
+	}
+}
+
+// TestStoreAloneUpsertsAsScs: without a request's context, a Commit of a
+// deleted session writes it again, as scs's stores do (the store cannot
+// tell a new session from one deleted meanwhile).
+func TestStoreAloneUpsertsAsScs(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, tableDefinitions[0].ddl)
+	defer s.Close()
+	expiry := time.Now().Add(time.Hour)
+	if err := s.Commit(tokenA, []byte("one"), expiry); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(tokenA); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(tokenA, []byte("two"), expiry); err != nil {
+		t.Fatal(err)
+	}
+	if b, found, err := s.Find(tokenA); err != nil || !found || string(b) != "two" {
+		t.Fatalf("Find = %q, %v, %v; want the upserted session", b, found, err)
+	}
+}
