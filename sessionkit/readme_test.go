@@ -116,11 +116,11 @@ func TestREADMEErrorExample(t *testing.T) {
 	}
 }
 
-// TestREADMESchemaStatements checks that the README shows the CREATE TABLE
-// and the ALTER TABLE as the store makes them.
-func TestREADMESchemaStatements(t *testing.T) {
+// TestDocsSchemaStatements checks that docs/database.md shows the CREATE
+// TABLE and the ALTER TABLE as the store makes them.
+func TestDocsSchemaStatements(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../README.md")
+	page, err := os.ReadFile("../docs/database.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,8 +132,8 @@ func TestREADMESchemaStatements(t *testing.T) {
 	store := sessionmysql.NewWithCleanupInterval(db, 0)
 	defer store.Close()
 	for _, stmt := range []string{store.CreateTableStatement(), store.UsersAlterStatement()} {
-		if !strings.Contains(string(readme), "\n"+stmt+"\n") {
-			t.Errorf("README does not show the statement as the store makes it:\n%s", stmt)
+		if !strings.Contains(string(page), "\n"+stmt+"\n") {
+			t.Errorf("docs/database.md does not show the statement as the store makes it:\n%s", stmt)
 		}
 	}
 }
