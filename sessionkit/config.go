@@ -36,7 +36,7 @@ const (
 //
 // A Config built by hand should start from DefaultConfig, since the zero
 // value is not valid (its Lifetime is zero). Numbers and durations follow
-// the rule of the README's "Zero and negative values": zero turns a setting
+// the rule of "Configuration rules" in docs/kit.md: zero turns a setting
 // off, and a negative value is an error.
 type Config struct {
 	// MySQLDSN is the go-sql-driver DSN of the database, required with the
@@ -77,8 +77,8 @@ type Config struct {
 	// stored under plain tokens (by scs's mysqlstore, or with
 	// SESSION_HASH_TOKEN=false) once HashToken is on: a request whose
 	// cookie's session is stored under the plain token has its row moved to
-	// the hash on first use (see mysql.Config.UpgradePlainTokens and the
-	// README's "Upgrading"). It needs HashToken. While it is on, a request
+	// the hash on first use (see mysql.Config.UpgradePlainTokens and
+	// docs/upgrading.md). It needs HashToken. While it is on, a request
 	// with an unknown cookie costs two lookups instead of one, so turn it
 	// off once `sessionkit upgrade-tokens` has run.
 	UpgradePlainTokens bool `env:"SESSION_UPGRADE_PLAIN_TOKENS" envDefault:"false"`

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestRevokeDuringARequest checks what the README's "Log out everywhere"
+// TestRevokeDuringARequest checks what "Log out everywhere" in docs/users.md
 // says of a request that is running on another replica when its session is
 // revoked: if it changed nothing it does not bring the session back (under
 // an idle timeout, where every request is committed); if it changed the

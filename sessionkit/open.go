@@ -51,6 +51,6 @@ func OpenStore(ctx context.Context, cfg Config) (*sessionmysql.Store, *sql.DB, e
 
 // RedactDSN returns dsn with its password replaced by "xxxxx", as the kit's
 // errors and logs show it. A string the driver cannot read has whatever may
-// be a password masked (see the README's Troubleshooting), so that a
+// be a password masked (see docs/troubleshooting.md), so that a
 // mistyped DSN does not show its password either.
 func RedactDSN(dsn string) string { return redactDSN(dsn) }
