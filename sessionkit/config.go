@@ -37,7 +37,7 @@ const (
 //
 // A Config built by hand should start from DefaultConfig, since the zero
 // value is not valid (its Lifetime is zero). Numbers and durations follow
-// the rule of the README's "Zero and negative values": zero turns a setting
+// the rule of "Configuration rules" in docs/kit.md: zero turns a setting
 // off, and a negative value is an error.
 type Config struct {
 	// MySQLDSN is the go-sql-driver DSN of the database, required with the

@@ -17,8 +17,8 @@
 // LoadConfig reads the variables below (the README has the same table, and a
 // test keeps the two in step). An unset or empty variable takes its
 // default. Durations use Go syntax (90m, 24h), booleans are true, false, 1
-// or 0. Zero and negative values follow one rule, written down once in the
-// README under "Zero and negative values": 0 turns a setting off, what
+// or 0. Zero and negative values follow one rule, written down once in
+// docs/kit.md under "Configuration rules": 0 turns a setting off, what
 // cannot be off must be positive, and a negative value is an error. Every bad
 // variable is reported, with its value, in one error; a DSN's password is
 // never shown.
@@ -97,7 +97,7 @@
 // A revoked session has no data on its next request to any replica. A
 // request of that session already running on another replica when it was
 // revoked, and that then saves changed data, writes the session back; one
-// that changed nothing cannot. The README's "Log out everywhere" says more.
+// that changed nothing cannot. "Log out everywhere" in docs/users.md says more.
 //
 // The table needs the user columns, which CreateTable (SESSION_CREATE_TABLE)
 // makes. On a table made by scs's mysqlstore or an earlier version New logs

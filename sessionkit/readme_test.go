@@ -118,11 +118,11 @@ func TestREADMEErrorExample(t *testing.T) {
 	}
 }
 
-// TestREADMESchemaStatements checks that the README shows the CREATE TABLE
-// and the ALTER TABLE as the store makes them.
-func TestREADMESchemaStatements(t *testing.T) {
+// TestDocsSchemaStatements checks that docs/database.md shows the CREATE
+// TABLE and the ALTER TABLE as the store makes them.
+func TestDocsSchemaStatements(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../README.md")
+	page, err := os.ReadFile("../docs/database.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +137,8 @@ func TestREADMESchemaStatements(t *testing.T) {
 		t.Fatalf("CheckUsers on scs's table = %v; want a *mysql.UsersMissingError", err)
 	}
 	for _, stmt := range []string{store.CreateTableStatement(), missing.AlterStatement} {
-		if !strings.Contains(string(readme), "\n"+stmt+"\n") {
-			t.Errorf("README does not show the statement as the store makes it:\n%s", stmt)
+		if !strings.Contains(string(page), "\n"+stmt+"\n") {
+			t.Errorf("docs/database.md does not show the statement as the store makes it:\n%s", stmt)
 		}
 	}
 }

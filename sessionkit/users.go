@@ -139,7 +139,7 @@ func (k *Kit) Sessions(ctx context.Context, userID string) ([]Session, error) {
 // userID; otherwise it ends nothing and returns an error matching
 // ErrNoSession, so that an ID from another user's list, or a forged one,
 // does nothing. The session has no data on its next request, on any
-// replica (see the README's "Log out everywhere" for what that does and
+// replica (see "Log out everywhere" in docs/users.md for what that does and
 // does not guarantee).
 //
 // When it is the session of the request in ctx, Revoke ends it as

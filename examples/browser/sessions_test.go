@@ -61,9 +61,11 @@ func home(t *testing.T, b context.Context, base string) (user string, visits int
 
 // listed is a row of the sessions page.
 type listed struct {
-	Device  string `json:"device"`  // the name the page gives the device
-	Agent   string `json:"agent"`   // the user agent it shows
-	Current bool   `json:"current"` // marked "This device"
+	Device   string `json:"device"`   // the name the page gives the device
+	Agent    string `json:"agent"`    // the user agent it shows
+	Current  bool   `json:"current"`  // marked "This device"
+	LastSeen string `json:"lastSeen"` // the "Last seen" column
+	Button   string `json:"button"`   // the words on its button, "" for none
 }
 
 // listing reads the rows of the sessions page the browser shows.
@@ -73,6 +75,8 @@ func listing(t *testing.T, b context.Context) []listed {
 		device: row.cells[0].firstChild.textContent.trim(),
 		agent: row.querySelector(".agent").textContent,
 		current: row.querySelector(".this") !== null && row.querySelector("button") === null,
+		lastSeen: row.cells[3].textContent.trim(),
+		button: row.querySelector("button")?.textContent.trim() ?? "",
 	}))`)
 }
 
@@ -109,9 +113,12 @@ func TestSessionsPageInTwoBrowsers(t *testing.T) {
 		if resp := click(t, laptop, `a[href="/sessions"]`); resp.Status != http.StatusOK {
 			t.Fatalf("GET /sessions: status %d", resp.Status)
 		}
+		// Both seen "just now": one wording for this device and the others.
+		// The phone's button ends its session; "Log out" would read as
+		// logging the laptop out.
 		want := []listed{
-			{"Chrome on Linux", laptopAgent, true},
-			{"Chrome on Android", phoneAgent, false},
+			{"Chrome on Linux", laptopAgent, true, "just now", ""},
+			{"Chrome on Android", phoneAgent, false, "just now", "End session"},
 		}
 		if got := listing(t, laptop); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("the laptop's sessions page lists\n%+v\nwant\n%+v", got, want)

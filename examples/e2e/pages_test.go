@@ -93,15 +93,19 @@ func TestPagesLinkToEachOther(t *testing.T) {
 
 // listed is a session as the /sessions page shows it.
 type listed struct {
-	agent   string // the user agent shown
-	current bool   // marked "This device"
-	id      string // the value its log-out button sends; "" for this device
+	agent    string // the user agent shown
+	current  bool   // marked "This device"
+	id       string // the value its button sends; "" for this device
+	lastSeen string // the "Last seen" column
+	button   string // the words on its button; "" for this device
 }
 
 var (
-	rowRe   = regexp.MustCompile(`(?s)<tr>\s*<td>.*?</tr>`)
-	agentRe = regexp.MustCompile(`<div class="agent">([^<]*)</div>`)
-	idRe    = regexp.MustCompile(`name="id" value="([^"]*)"`)
+	rowRe    = regexp.MustCompile(`(?s)<tr>\s*<td>.*?</tr>`)
+	cellRe   = regexp.MustCompile(`(?s)<td>(.*?)</td>`)
+	agentRe  = regexp.MustCompile(`<div class="agent">([^<]*)</div>`)
+	idRe     = regexp.MustCompile(`name="id" value="([^"]*)"`)
+	buttonRe = regexp.MustCompile(`<button>([^<]*)</button>`)
 )
 
 // sessions gets /sessions and returns the sessions it lists.
@@ -117,6 +121,12 @@ func (c *client) sessions(base string) []listed {
 		if m := idRe.FindStringSubmatch(row); m != nil {
 			s.id = html.UnescapeString(m[1])
 		}
+		if m := buttonRe.FindStringSubmatch(row); m != nil {
+			s.button = m[1]
+		}
+		if cells := cellRe.FindAllStringSubmatch(row, -1); len(cells) == 5 {
+			s.lastSeen = cells[3][1]
+		}
 		s.current = strings.Contains(row, "This device")
 		list = append(list, s)
 	}
@@ -126,10 +136,12 @@ func (c *client) sessions(base string) []listed {
 // TestSessionsPage logs in as alice from three clients (browsers, as far
 // as the server can tell) and as bob from a fourth, against two replicas
 // on one database: each of alice's clients sees all three of her sessions,
-// with their user agents, its own marked; a session logged out from one
-// replica has no session on its next request to the other; "log out
-// everywhere else" leaves the current session and bob's; bob cannot end
-// alice's sessions.
+// with their user agents, its own marked, each seen "just now" (one wording
+// for this device and the others) and each other one with a button that
+// says "End session" ("Log out" reads as logging yourself out); a session
+// ended from one replica has no session on its next request to the other;
+// "log out everywhere else" leaves the current session and bob's; bob
+// cannot end alice's sessions.
 func TestSessionsPage(t *testing.T) {
 	forEachExample(t, func(t *testing.T, ex *example) {
 		dsn := mysqltest.DSN(t)
@@ -154,6 +166,12 @@ func TestSessionsPage(t *testing.T) {
 			agents = append(agents, s.agent)
 			if s.current != (s.agent == "laptop/1.0") || s.current != (s.id == "") {
 				t.Errorf("laptop's list: %+v: want only the laptop marked as this device, without a button", s)
+			}
+			if s.lastSeen != "just now" {
+				t.Errorf("laptop's list: %s last seen %q, want %q", s.agent, s.lastSeen, "just now")
+			}
+			if want := map[bool]string{true: "", false: "End session"}[s.current]; s.button != want {
+				t.Errorf("laptop's list: %s has a button %q, want %q", s.agent, s.button, want)
 			}
 		}
 		slices.Sort(agents)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,7 +18,9 @@ import (
 // example is started with the environment of the README's go run line (on
 // a test database), and the README's curl lines are run as written, in
 // order, against it. Each must answer the status its comment starts with,
-// or 200, and / and /get must print what their comments say.
+// or 200, and / and /get must print what their comments say. A line whose
+// comment claims a status must show it (curl -i): curl prints no status of
+// its own.
 func TestREADMEQuickStart(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed")
@@ -61,6 +64,9 @@ func TestREADMEQuickStart(t *testing.T) {
 		want := "200"
 		if m := statusRe.FindStringSubmatch(strings.TrimSpace(comment)); m != nil {
 			want = m[1]
+			if !slices.Contains(strings.Fields(command), "-i") {
+				t.Errorf("%s: the README says %s, which curl shows only with -i", command, want)
+			}
 		}
 		if status != want {
 			t.Fatalf("%s: status %s, the README says %s; output:\n%s", command, status, want, body)
@@ -133,27 +139,34 @@ func shellAssignments(t *testing.T, line string) []string {
 	return out
 }
 
-// TestREADMEDatabaseSetup runs the README's database setup, the SQL given
-// to "sudo mariadb", as root on a private server that skips name resolution
-// as Debian's MariaDB does, and logs in with the DSN of the README's go run
-// line (at the private server's port): the account matches a TCP
-// connection to 127.0.0.1, and may create the session table. An account
-// at 'localhost', as the README had it, would not.
-func TestREADMEDatabaseSetup(t *testing.T) {
+// TestDocsDatabaseSetup runs the database setup of docs/database.md, the
+// SQL given to "sudo mariadb", as root on a private server that skips name
+// resolution as Debian's MariaDB does, and logs in with the DSN of the
+// page's go run line (at the private server's port): the account matches a
+// TCP connection to 127.0.0.1, and may create the session table. An
+// account at 'localhost', as the README once had it, would not.
+func TestDocsDatabaseSetup(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../../README.md")
+	page, err := os.ReadFile("../../docs/database.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	runLine, _ := quickStart(t, string(readme))
-	_, section, _ := strings.Cut(string(readme), "## Quick start")
-	_, setup, ok := strings.Cut(section, "sudo mariadb <<'SQL'\n")
+	runLine := ""
+	for line := range strings.SplitSeq(string(page), "\n") {
+		if strings.Contains(line, "go run ./examples/chi") {
+			runLine = line
+		}
+	}
+	if runLine == "" {
+		t.Fatal("docs/database.md has no go run ./examples/chi line")
+	}
+	_, setup, ok := strings.Cut(string(page), "sudo mariadb <<'SQL'\n")
 	if !ok {
-		t.Fatal("the README's Quick start has no sudo mariadb <<'SQL' block")
+		t.Fatal("docs/database.md has no sudo mariadb <<'SQL' block")
 	}
 	setup, _, ok = strings.Cut(setup, "\nSQL\n")
 	if !ok {
-		t.Fatal("the README's SQL block has no end")
+		t.Fatal("the SQL block of docs/database.md has no end")
 	}
 
 	srv := mysqltest.NewServer(t)
@@ -161,7 +174,7 @@ func TestREADMEDatabaseSetup(t *testing.T) {
 	for stmt := range strings.SplitSeq(setup, ";") {
 		if stmt = strings.TrimSpace(stmt); stmt != "" {
 			if _, err := root.Exec(stmt); err != nil {
-				t.Fatalf("README: %s: %v", stmt, err)
+				t.Fatalf("docs/database.md: %s: %v", stmt, err)
 			}
 		}
 	}
@@ -174,21 +187,21 @@ func TestREADMEDatabaseSetup(t *testing.T) {
 	}
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
-		t.Fatalf("the README's DSN %q: %v", dsn, err)
+		t.Fatalf("the DSN of docs/database.md %q: %v", dsn, err)
 	}
 	if host, _, _ := strings.Cut(cfg.Addr, ":"); host != "127.0.0.1" {
-		t.Errorf("the README's DSN reaches %s, want 127.0.0.1 (localhost may resolve to ::1)", cfg.Addr)
+		t.Errorf("the DSN of docs/database.md reaches %s, want 127.0.0.1 (localhost may resolve to ::1)", cfg.Addr)
 	}
 	cfg.Addr = srv.Config().Addr
 	app := mysqltest.Open(t, cfg.FormatDSN())
 	var user string
 	if err := app.QueryRow("SELECT CURRENT_USER()").Scan(&user); err != nil {
-		t.Fatalf("logging in with the README's DSN: %v", err)
+		t.Fatalf("logging in with the DSN of docs/database.md: %v", err)
 	}
 	if _, err := app.Exec("CREATE TABLE sessions_check (id INT)"); err != nil {
-		t.Errorf("the README's account cannot create a table: %v", err)
+		t.Errorf("the account of docs/database.md cannot create a table: %v", err)
 	}
-	t.Logf("the README's DSN logs in as %s", user)
+	t.Logf("the DSN of docs/database.md logs in as %s", user)
 
 	// The server is like Debian's: an account at localhost does not match.
 	if _, err := root.Exec("CREATE USER 'old'@'localhost' IDENTIFIED BY 'secret'"); err != nil {

@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -220,4 +223,49 @@ func countRows(t *testing.T, db *sql.DB) int {
 		t.Fatalf("counting sessions: %v", err)
 	}
 	return n
+}
+
+// TestWrongDatabaseNameIsInTroubleshooting starts the example with a typo
+// in the DSN's database name, once as an account that may use only its own
+// database (MySQL's error 1044) and once as root (1049): it exits 1 at
+// once, without waiting out the 30s for a database that is not up yet, and
+// the error it logs is one that docs/troubleshooting.md explains.
+func TestWrongDatabaseNameIsInTroubleshooting(t *testing.T) {
+	t.Parallel()
+	page, err := os.ReadFile("../../docs/troubleshooting.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := mysqltest.NewServer(t)
+	ex := examples[0]
+	for _, tc := range []struct {
+		name string
+		dsn  string
+		// error is the driver's message, with what varies left open.
+		error *regexp.Regexp
+	}{
+		{"account of one database", appAccount(t, srv, "secret"),
+			regexp.MustCompile(`Error 1044 \(42000\): Access denied for user '[^']+'@'[^']+' to database '[^']+'`)},
+		{"root", srv.Config().FormatDSN(),
+			regexp.MustCompile(`Error 1049 \(42000\): Unknown database '[^']+'`)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := mysql.ParseDSN(tc.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.DBName = cmp.Or(cfg.DBName, "app") + "_typo"
+			p := launch(t, ex, "SESSION_MYSQL_DSN="+cfg.FormatDSN(), "SESSION_CREATE_TABLE=true")
+			if code := p.waitExit(t, 10*time.Second); code != 1 {
+				t.Fatalf("exit code %d, want 1", code)
+			}
+			logged := tc.error.FindString(p.stderr.String())
+			if logged == "" {
+				t.Fatalf("the log does not say %s:\n%s", tc.error, p.stderr.String())
+			}
+			if !tc.error.Match(page) {
+				t.Errorf("docs/troubleshooting.md does not explain %s", logged)
+			}
+		})
+	}
 }

@@ -52,6 +52,11 @@ func TestDebugVarsShowCleanupStatistics(t *testing.T) {
 			if got := v.Sessionkit.RowsDeleted - before.Sessionkit.RowsDeleted; got < expired {
 				return fmt.Errorf("cleanup_rows_deleted went up by %d, want %d", got, expired)
 			}
+			// rows_deleted counts each statement as it ends, passes and
+			// last_start a pass as it ends: wait for the pass too.
+			if last, err := time.Parse(time.RFC3339Nano, v.Sessionkit.LastStart); err != nil || last.Before(seeded.Add(-time.Second)) {
+				return fmt.Errorf("last_start %q: no pass started after the seeding has ended", v.Sessionkit.LastStart)
+			}
 			return nil
 		})
 
