@@ -182,6 +182,10 @@ func (q queries) update(rows int, d dialect, users bool) string {
 	byToken := func(then string) string {
 		return "CASE token" + strings.Repeat(" WHEN ? THEN "+then, rows) + " END"
 	}
+	if rows == 1 {
+		// One session: its values as they are, no CASE to evaluate.
+		byToken = func(then string) string { return then }
+	}
 	set := "data = " + byToken("?") + ", expiry = " + byToken("?")
 	if users {
 		// As in upsert: last_seen first, so that it compares with the
@@ -194,6 +198,9 @@ func (q queries) update(rows int, d dialect, users bool) string {
 			", created = COALESCE(created, UTC_TIMESTAMP(6))" +
 			", ip = " + byToken("IF(? IS NULL, NULL, COALESCE(?, ip))") +
 			", user_agent = " + byToken("IF(? IS NULL, NULL, COALESCE(?, user_agent))")
+	}
+	if rows == 1 {
+		return bounded(d, bound, "UPDATE", " "+q.table+" SET "+set+" WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
 	}
 	list := strings.TrimSuffix(strings.Repeat("?,", rows), ",")
 	exact := strings.TrimSuffix(strings.Repeat("CAST(? AS BINARY),", rows), ",")

@@ -246,28 +246,36 @@ func (s *Store) update(ctx context.Context, rows []row) error {
 	n := batchSizes[size]
 	pick := func(i int) *op { return rows[min(i, len(rows)-1)].last() }
 	users := s.users.has.Load()
+	// With one session, each value stands alone (see queries.update): no
+	// token before it, the token twice at the end.
+	token := func(o *op) []any {
+		if n == 1 {
+			return nil
+		}
+		return []any{o.token}
+	}
 	args := make([]any, 0, (6+11*btoi(users))*n)
 	for i := range n {
-		args = append(args, pick(i).token, pick(i).data)
+		args = append(append(args, token(pick(i))...), pick(i).data)
 	}
 	for i := range n {
-		args = append(args, pick(i).token, pick(i).expiry)
+		args = append(append(args, token(pick(i))...), pick(i).expiry)
 	}
 	if users {
 		for i := range n {
 			o := pick(i)
-			args = append(args, o.token, o.user, o.user, o.ip, o.agent)
+			args = append(append(args, token(o)...), o.user, o.user, o.ip, o.agent)
 		}
 		for i := range n {
-			args = append(args, pick(i).token, pick(i).user)
-		}
-		for i := range n {
-			o := pick(i)
-			args = append(args, o.token, o.user, o.ip)
+			args = append(append(args, token(pick(i))...), pick(i).user)
 		}
 		for i := range n {
 			o := pick(i)
-			args = append(args, o.token, o.user, o.agent)
+			args = append(append(args, token(o)...), o.user, o.ip)
+		}
+		for i := range n {
+			o := pick(i)
+			args = append(append(args, token(o)...), o.user, o.agent)
 		}
 	}
 	for range 2 {
