@@ -78,11 +78,11 @@ func TestREADMEMainServes(t *testing.T) {
 	if formatted, err := format.Source([]byte(src)); err != nil || string(formatted) != src {
 		t.Errorf("the README's main.go is not as gofmt writes it (%v)", err)
 	}
-	if n := strings.Count(src, `":4000"`); n != 1 {
-		t.Fatalf(`the README's main.go has %d ":4000", want the one address to listen on`, n)
+	if n := strings.Count(src, `":8080"`); n != 1 {
+		t.Fatalf(`the README's main.go has %d ":8080", want the one address to listen on`, n)
 	}
 	base := "127.0.0.1:" + freePort(t)
-	bin := buildREADMEMain(t, strings.Replace(src, `":4000"`, `"`+base+`"`, 1))
+	bin := buildREADMEMain(t, strings.Replace(src, `":8080"`, `"`+base+`"`, 1))
 	base = "http://" + base
 
 	var stderr lockedBuffer
