@@ -24,6 +24,11 @@ import (
 // a host other than localhost is logged as a warning, since browsers drop
 // that cookie (see SecureCookieOverHTTP), at most once every 10 minutes.
 //
+// A request whose session was deleted or expired while it ran (revoked,
+// logged out in another tab) saves nothing, and its response expires the
+// session cookie instead of sending it (see mysql.SessionEnded), so that
+// no request brings an ended session back.
+//
 // A request that changed nothing in its session writes nothing, or only the
 // session's expiry (see touchInterval): under an idle timeout a read costs
 // a read, and it cannot overwrite a change a concurrent request of the same

@@ -150,6 +150,30 @@
 // MariaDB through a connection that answers as MySQL 8.4 would
 // (internal/mysqltest.AsMySQL84).
 //
+// # Sessions that ended stay ended
+//
+// In a context of WithRequest (sessionkit's middleware makes one for every
+// request), the store knows which sessions the request found. A Commit of
+// such a session is an UPDATE of the row that is still there, never an
+// insert: when the session was deleted meanwhile (revoked, logged out in
+// another tab, removed by cleanup) or has expired, nothing is written, the
+// Commit returns nil and SessionEnded reports it, so that the middleware
+// expires the cookie. This holds across replicas and on a cluster, because
+// it is the row itself that decides. Only a session the request did not
+// find (a new one, a token just renewed) is inserted. Updates are batched
+// like upserts (one UPDATE of up to 64 sessions, each column chosen by
+// token); the server counts only rows it changed, so only when fewer rows
+// changed than were sent does a read ask which ones are gone. The
+// expiry-only touch was always an UPDATE of an unexpired row; it does not
+// tell an ended session from one whose expiry another request already
+// moved further, so the cookie of a request that only read is left as it
+// is (its next request finds no session).
+//
+// The store used alone, without that context, cannot tell a session it
+// found from a new one: it writes every Commit as scs's stores do (insert
+// or replace), and a request that saves after a Delete writes the session
+// back.
+//
 // # Zero values
 //
 // DefaultConfig holds New's settings. In Config, zero means "off" wherever a

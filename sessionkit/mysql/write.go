@@ -254,7 +254,7 @@ func (s *Store) update(ctx context.Context, rows []row) error {
 		}
 		return []any{o.token}
 	}
-	args := make([]any, 0, (6+11*btoi(users))*n)
+	args := make([]any, 0, 24*n)
 	for i := range n {
 		args = append(append(args, token(pick(i))...), pick(i).data)
 	}
@@ -314,13 +314,6 @@ func (s *Store) update(ctx context.Context, rows []row) error {
 		}
 	}
 	return nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // retry runs exec again after a deadlock or a cluster's certification
