@@ -125,3 +125,29 @@ func TestStoreAloneUpsertsAsScs(t *testing.T) {
 		t.Fatalf("Find = %q, %v, %v; want the upserted session", b, found, err)
 	}
 }
+
+// TestCommitAfterDeleteInOneRequestWritesNothing: a request that deletes
+// its own session (a revoke of the current session without scs's Destroy)
+// and then commits it does not bring it back.
+func TestCommitAfterDeleteInOneRequestWritesNothing(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, tableDefinitions[0].ddl)
+	defer s.Close()
+	expiry := time.Now().Add(time.Hour)
+	if err := s.Commit(tokenA, []byte("one"), expiry); err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithRequest(context.Background(), RequestInfo{})
+	if _, found, err := s.FindCtx(ctx, tokenA); err != nil || !found {
+		t.Fatalf("Find: %v %v", found, err)
+	}
+	if err := s.DeleteCtx(ctx, tokenA); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitCtx(ctx, tokenA, []byte("two"), expiry); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.Find(tokenA); err != nil || found || !SessionEnded(ctx) {
+		t.Fatalf("after Delete and Commit in one request: found %v, err %v, ended %v; want gone and ended", found, err, SessionEnded(ctx))
+	}
+}

@@ -453,7 +453,10 @@ func (s *Store) DeleteCtx(ctx context.Context, token string) (err error) {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
 	s.forget(ctx, token)
-	markFound(ctx, token, false)
+	// A later Commit of the token in this request (a handler that revoked
+	// its own session without scs's Destroy) is an update of a row that is
+	// gone: it writes nothing, instead of inserting the session again.
+	markFound(ctx, token, true)
 	return s.writes.do(&op{kind: opDelete, ctx: ctx, token: token})
 }
 
