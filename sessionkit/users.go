@@ -89,6 +89,9 @@ func (k *Kit) Login(ctx context.Context, userID string) error {
 	if err := k.checkUserColumns(ctx); err != nil {
 		return usersError("Login", err)
 	}
+	// The user has just proved who they are: the new session is stored
+	// even if the one it replaces was revoked while this request ran.
+	sessionmysql.MarkLogin(ctx)
 	if err := k.Manager.RenewToken(ctx); err != nil {
 		return fmt.Errorf("sessionkit: Login: %w", err)
 	}

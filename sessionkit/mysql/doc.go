@@ -164,10 +164,15 @@
 // like upserts (one UPDATE of up to 64 sessions, each column chosen by
 // token); the server counts only rows it changed, so only when fewer rows
 // changed than were sent does a read ask which ones are gone. The
-// expiry-only touch was always an UPDATE of an unexpired row; it does not
-// tell an ended session from one whose expiry another request already
-// moved further, so the cookie of a request that only read is left as it
-// is (its next request finds no session).
+// expiry-only touch is an UPDATE of an unexpired row too, and reports an
+// ended session the same way. A session that ended in a request is not
+// written again in it (scs commits again after a handler's own
+// Manager.Commit), and once a session the request found has ended, no new
+// session is inserted in it, so that scs's RenewToken cannot carry the
+// ended session's values, its user included, to a new token; Kit.Login
+// (MarkLogin) is the exception, since its user has just proved who they
+// are. A touch that coalescing skips writes nothing and reads nothing: its
+// response keeps the cookie, and the next request finds no session.
 //
 // The store used alone, without that context, cannot tell a session it
 // found from a new one: it writes every Commit as scs's stores do (insert

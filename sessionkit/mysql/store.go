@@ -356,7 +356,9 @@ func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool
 	if !o.found {
 		if plain, ok := s.plainTokenFor(ctx, token); ok {
 			b, found, err := s.upgradeOnFind(ctx, plain, token)
-			markFound(ctx, token, found)
+			if found {
+				markFound(ctx, token)
+			}
 			return b, found, err
 		}
 		return nil, false, nil
@@ -366,7 +368,7 @@ func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool
 		s.unreadable(token, err)
 		return nil, false, nil
 	}
-	markFound(ctx, token, true)
+	markFound(ctx, token)
 	if s.cfg.TouchInterval > 0 {
 		if expiry, err := time.Parse(expiryLayout, o.expiry); err == nil {
 			s.remember(ctx, token, data, expiry)
@@ -402,22 +404,36 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 	if b == nil {
 		b = []byte{} // the column is NOT NULL
 	}
+	mode := commitMode(ctx, token)
+	if mode == opDelete {
+		// The session ended in this request, or this one would carry on
+		// one that did: nothing is written (see request.go).
+		markEnded(ctx, token)
+		return nil
+	}
 	switch s.touchKind(ctx, token, b, expiry) {
 	case skipTouch:
 		// Nothing is written, and what is remembered stays what is stored.
 		s.touchesSkipped.Add(1)
 		return nil
 	case writeExpiry:
-		if err := s.writes.do(&op{kind: opTouch, ctx: ctx, token: token, expiry: formatExpiry(expiry)}); err != nil {
+		o := &op{kind: opTouch, ctx: ctx, token: token, expiry: formatExpiry(expiry)}
+		if err := s.writes.do(o); err != nil {
 			return err
 		}
 		s.touchesWritten.Add(1)
+		if o.ended {
+			s.forget(ctx, token)
+			markEnded(ctx, token)
+			return nil
+		}
+		markWritten(ctx, token)
 	default:
 		stored, err := s.seal(token, b)
 		if err != nil {
 			return s.wrap("commit", err)
 		}
-		o := &op{kind: commitMode(ctx, token), ctx: ctx, token: token, data: stored, expiry: formatExpiry(expiry)}
+		o := &op{kind: mode, ctx: ctx, token: token, data: stored, expiry: formatExpiry(expiry)}
 		if has, err := s.hasUsers(ctx); err != nil {
 			return err
 		} else if has {
@@ -429,11 +445,10 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		}
 		if o.ended {
 			s.forget(ctx, token)
-			markFound(ctx, token, false)
-			markEnded(ctx)
+			markEnded(ctx, token)
 			return nil
 		}
-		markFound(ctx, token, true)
+		markWritten(ctx, token)
 	}
 	s.remember(ctx, token, b, expiry.UTC().Truncate(time.Microsecond))
 	return nil
@@ -453,11 +468,15 @@ func (s *Store) DeleteCtx(ctx context.Context, token string) (err error) {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
 	s.forget(ctx, token)
-	// A later Commit of the token in this request (a handler that revoked
-	// its own session without scs's Destroy) is an update of a row that is
-	// gone: it writes nothing, instead of inserting the session again.
-	markFound(ctx, token, true)
-	return s.writes.do(&op{kind: opDelete, ctx: ctx, token: token})
+	found := beforeDelete(ctx, token)
+	o := &op{kind: opDelete, ctx: ctx, token: token}
+	if err := s.writes.do(o); err != nil {
+		return err
+	}
+	if found && o.ended {
+		markLost(ctx, token)
+	}
+	return nil
 }
 
 // countError counts a call that returned an error; deferred with the

@@ -331,28 +331,50 @@ func (s *Store) retry(ctx context.Context, exec func() error) error {
 	}
 }
 
-// deleteOne runs a Delete.
+// deleteOne runs a Delete;
+// o.ended says that it deleted no row.
 func (s *Store) deleteOne(o *op) {
-	o.err = s.execOne(o, &s.del, "delete", o.token, o.token)
+	var changed int64
+	changed, o.err = s.execOne(o, &s.del, "delete", o.token, o.token)
+	o.ended = o.err == nil && changed == 0
 }
 
-// touchOne moves a session's expiry.
+// touchOne moves a session's expiry; o.ended says that the session is gone.
+// The UPDATE changes no row also when another request moved the expiry
+// further already: only then does a read ask whether the row is there.
 func (s *Store) touchOne(o *op) {
-	o.err = s.execOne(o, &s.touchStmt, "commit", o.expiry, o.token, o.token)
+	var changed int64
+	changed, o.err = s.execOne(o, &s.touchStmt, "commit", o.expiry, o.token, o.token)
+	if o.err != nil || changed > 0 {
+		return
+	}
+	_, _, _, found, err := s.findOne(o.ctx, o.token)
+	if err != nil {
+		o.err = s.wrap("commit", err)
+		return
+	}
+	o.ended = !found
 }
 
-// execOne runs a single-session write for o.
-func (s *Store) execOne(o *op, l *lazyStmt, what string, args ...any) error {
+// execOne runs a single-session write for o and returns how many rows it
+// changed.
+func (s *Store) execOne(o *op, l *lazyStmt, what string, args ...any) (int64, error) {
+	var res sql.Result
 	stmt, err := s.prepare(o.ctx, l)
 	if err == nil {
 		err = s.retry(o.ctx, func() error {
-			_, err := stmt.ExecContext(o.ctx, args...)
+			var err error
+			res, err = stmt.ExecContext(o.ctx, args...)
 			return err
 		})
 		o.doubt = isContextError(err)
 	}
 	if err != nil {
-		return s.wrap(what, err)
+		return 0, s.wrap(what, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.wrap(what, err)
+	}
+	return n, nil
 }
