@@ -25,9 +25,11 @@ import (
 // that cookie (see SecureCookieOverHTTP), at most once every 10 minutes.
 //
 // A request whose session was deleted or expired while it ran (revoked,
-// logged out in another tab) saves nothing, and its response expires the
-// session cookie instead of sending it (see mysql.SessionEnded), so that
-// no request brings an ended session back.
+// logged out in another tab) saves nothing, and its response sends no
+// session cookie (see mysql.SessionEnded), so that no request brings an
+// ended session back: the client keeps the cookie it has, which is no
+// session on its next request, or a newer one that another of its
+// requests set meanwhile (a Login in another tab), which it must not lose.
 //
 // A request that changed nothing in its session writes nothing, or only the
 // session's expiry (see touchInterval): under an idle timeout a read costs
@@ -79,7 +81,7 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 		if warn || sawLegacy || k.store != nil {
 			g.beforeSend = func(h http.Header) {
 				if k.store != nil && sessionmysql.SessionEnded(ctx) {
-					k.expireEndedSession(h)
+					k.dropEndedSession(h)
 				}
 				if sawLegacy {
 					k.expireLegacyCookie(h)
@@ -94,11 +96,13 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// expireEndedSession replaces the session cookie scs set in h with one that
-// expires it: the request's session was deleted or expired while the
-// request ran (revoked, logged out in another tab), so the store wrote
-// nothing, and the client must not keep a cookie that looks valid.
-func (k *Kit) expireEndedSession(h http.Header) {
+// dropEndedSession removes the session cookie scs set in h: the request's
+// session was deleted or expired while the request ran (revoked, logged
+// out in another tab, renewed by a Login in another tab), so the store
+// wrote nothing, and the client must not be handed a cookie that looks
+// valid. It is not expired either: the client may hold by now a newer
+// session's cookie, set by another of its requests.
+func (k *Kit) dropEndedSession(h http.Header) {
 	name := k.Manager.Cookie.Name
 	kept := h.Values("Set-Cookie")[:0:0]
 	for _, line := range h.Values("Set-Cookie") {
@@ -111,10 +115,6 @@ func (k *Kit) expireEndedSession(h http.Header) {
 	for _, line := range kept {
 		h.Add("Set-Cookie", line)
 	}
-	c := k.Manager.Cookie
-	ended := &http.Cookie{Name: name, Value: "", Path: c.Path, Domain: c.Domain, MaxAge: -1,
-		Secure: c.Secure, HttpOnly: c.HttpOnly, SameSite: c.SameSite, Partitioned: c.Partitioned}
-	h.Add("Set-Cookie", ended.String())
 }
 
 // guardedWriter lets the ErrorFunc answer as if the handler had written

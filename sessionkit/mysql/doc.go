@@ -158,7 +158,7 @@
 // insert: when the session was deleted meanwhile (revoked, logged out in
 // another tab, removed by cleanup) or has expired, nothing is written, the
 // Commit returns nil and SessionEnded reports it, so that the middleware
-// expires the cookie. This holds across replicas and on a cluster, because
+// sends no session cookie. This holds across replicas and on a cluster, because
 // it is the row itself that decides. Only a session the request did not
 // find (a new one, a token just renewed) is inserted. Updates are batched
 // like upserts (one UPDATE of up to 64 sessions, each column chosen by

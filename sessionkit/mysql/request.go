@@ -56,7 +56,7 @@ func memoOf(ctx context.Context) (*memo, bool) {
 // because its session had been deleted or had expired since the request
 // found it (revoked, logged out in another tab, removed by cleanup), or
 // because it would have carried such a session on under a new token.
-// sessionkit's middleware then expires the cookie instead of sending it.
+// sessionkit's middleware then sends no session cookie.
 func SessionEnded(ctx context.Context) bool {
 	m, ok := memoOf(ctx)
 	if !ok {
