@@ -18,14 +18,7 @@ import (
 // the revoked ones stay gone.
 func TestBatchedUpdateKeepsEachRowsUserColumns(t *testing.T) {
 	t.Parallel()
-	db := newDB(t, []string{usersTable})
-	cfg := noCleanup()
-	cfg.MaxInflight = 1
-	s, err := NewWithConfig(db, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, db := batchingStore(t, []string{usersTable})
 	const sessions = 50
 	expiry := time.Now().Add(time.Hour).Truncate(time.Second)
 	ctxs := make([]context.Context, sessions)

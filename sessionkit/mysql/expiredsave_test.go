@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -15,27 +14,10 @@ import (
 // (SessionEnded), and the live sessions hold what their requests wrote.
 func TestExpiredRowsAreNotRevivedAtSave(t *testing.T) {
 	t.Parallel()
-	db := newDB(t, []string{usersTable})
-	cfg := noCleanup()
-	cfg.MaxInflight = 1
-	s, err := NewWithConfig(db, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, db := batchingStore(t, []string{usersTable})
 	const sessions = 40
 	expiry := time.Now().Add(time.Hour)
-	ctxs := make([]context.Context, sessions)
-	for i := range sessions {
-		token := tokenFor("x", i)
-		if err := s.Commit(token, []byte("before"), expiry); err != nil {
-			t.Fatal(err)
-		}
-		ctxs[i] = WithRequest(context.Background(), RequestInfo{})
-		if _, found, err := s.FindCtx(ctxs[i], token); err != nil || !found {
-			t.Fatalf("Find %s: %v %v", token, found, err)
-		}
-	}
+	ctxs := foundInRequests(t, s, "x", sessions, []byte("before"), expiry)
 	for i := 0; i < sessions; i += 2 {
 		// Expired a second ago, still in the table.
 		if _, err := db.Exec("UPDATE sessions SET expiry = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE token = ?", tokenFor("x", i)); err != nil {

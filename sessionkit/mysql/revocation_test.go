@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"testing"
@@ -18,27 +19,10 @@ func TestEndedSessionsStayEndedInABatch(t *testing.T) {
 	for _, def := range tableDefinitions {
 		t.Run(def.name, func(t *testing.T) {
 			t.Parallel()
-			db := newDB(t, def.ddl)
-			cfg := noCleanup()
-			cfg.MaxInflight = 1
-			s, err := NewWithConfig(db, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s, _ := batchingStore(t, def.ddl)
 			const sessions = 60
 			expiry := time.Now().Add(time.Hour)
-			ctxs := make([]context.Context, sessions)
-			for i := range sessions {
-				token := tokenFor("s", i)
-				if err := s.Commit(token, []byte("before"), expiry); err != nil {
-					t.Fatal(err)
-				}
-				ctxs[i] = WithRequest(context.Background(), RequestInfo{})
-				if _, found, err := s.FindCtx(ctxs[i], token); err != nil || !found {
-					t.Fatalf("Find %s: %v %v", token, found, err)
-				}
-			}
+			ctxs := foundInRequests(t, s, "s", sessions, []byte("before"), expiry)
 			for i := 0; i < sessions; i += 2 {
 				if err := s.Delete(tokenFor("s", i)); err != nil { // revoked by another request
 					t.Fatal(err)
@@ -150,4 +134,38 @@ func TestCommitAfterDeleteInOneRequestWritesNothing(t *testing.T) {
 	if _, found, err := s.Find(tokenA); err != nil || found || !SessionEnded(ctx) {
 		t.Fatalf("after Delete and Commit in one request: found %v, err %v, ended %v; want gone and ended", found, err, SessionEnded(ctx))
 	}
+}
+
+// batchingStore returns a store on a fresh database made with ddl, with one
+// write statement in flight at a time, so that Commits made at once are
+// batched.
+func batchingStore(t *testing.T, ddl []string) (*Store, *sql.DB) {
+	t.Helper()
+	db := newDB(t, ddl)
+	cfg := noCleanup()
+	cfg.MaxInflight = 1
+	s, err := NewWithConfig(db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, db
+}
+
+// foundInRequests commits n sessions named by prefix with data, then finds
+// each in a request context of its own, which it returns.
+func foundInRequests(t *testing.T, s *Store, prefix string, n int, data []byte, expiry time.Time) []context.Context {
+	t.Helper()
+	ctxs := make([]context.Context, n)
+	for i := range n {
+		token := tokenFor(prefix, i)
+		if err := s.Commit(token, data, expiry); err != nil {
+			t.Fatal(err)
+		}
+		ctxs[i] = WithRequest(context.Background(), RequestInfo{})
+		if _, found, err := s.FindCtx(ctxs[i], token); err != nil || !found {
+			t.Fatalf("Find %s: %v %v", token, found, err)
+		}
+	}
+	return ctxs
 }
