@@ -73,13 +73,8 @@ func TestUpdateOfUnchangedSessionIsNotEnded(t *testing.T) {
 	s, _ := newStore(t, tableDefinitions[0].ddl)
 	defer s.Close()
 	expiry := time.Now().Add(time.Hour)
-	if err := s.Commit(tokenA, []byte("same"), expiry); err != nil {
-		t.Fatal(err)
-	}
-	ctx := WithRequest(context.Background(), RequestInfo{})
-	if _, found, err := s.FindCtx(ctx, tokenA); err != nil || !found {
-		t.Fatalf("Find: %v %v", found, err)
-	}
+	ctx := foundInRequests(t, s, "a", 1, []byte("same"), expiry)[0]
+	tokenA := tokenFor("a", 0)
 	if err := s.CommitCtx(ctx, tokenA, []byte("same"), expiry); err != nil {
 		t.Fatal(err)
 	}
@@ -118,13 +113,8 @@ func TestCommitAfterDeleteInOneRequestWritesNothing(t *testing.T) {
 	s, _ := newStore(t, tableDefinitions[0].ddl)
 	defer s.Close()
 	expiry := time.Now().Add(time.Hour)
-	if err := s.Commit(tokenA, []byte("one"), expiry); err != nil {
-		t.Fatal(err)
-	}
-	ctx := WithRequest(context.Background(), RequestInfo{})
-	if _, found, err := s.FindCtx(ctx, tokenA); err != nil || !found {
-		t.Fatalf("Find: %v %v", found, err)
-	}
+	ctx := foundInRequests(t, s, "a", 1, []byte("one"), expiry)[0]
+	tokenA := tokenFor("a", 0)
 	if err := s.DeleteCtx(ctx, tokenA); err != nil {
 		t.Fatal(err)
 	}
