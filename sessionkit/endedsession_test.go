@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -248,4 +249,94 @@ func TestRenewTokenOfAnEndedSession(t *testing.T) {
 	if list := listSessions(t, owner, srv); len(list) != 1 {
 		t.Errorf("%d sessions listed, want the owner's alone", len(list))
 	}
+}
+
+// TestRevocationBetweenRenewTokenAndCommit: a handler renews its session's
+// token, and the owner revokes the session (on another replica, by each
+// means, by ID as listed before the renewal began) after RenewToken
+// deleted the old token and before the request saves the new one. The new
+// token must not be a session: the renewal is written only while the old
+// session is still there. (A logout sent with the old token meanwhile finds
+// no session: the session is moving to its new token, which the renewing
+// request's client receives.)
+func TestRevocationBetweenRenewTokenAndCommit(t *testing.T) {
+	t.Parallel()
+	a, b, kitA, _ := replicas(t, nil)
+	for _, how := range []string{"revoke-others", "revoke-all", "revoke-id"} {
+		t.Run(how, func(t *testing.T) {
+			entered, release := make(chan struct{}), make(chan struct{})
+			// A route of its own on kit A's server: RenewToken, then wait.
+			renew := kitA.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if err := kitA.Manager.RenewToken(r.Context()); err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return
+				}
+				entered <- struct{}{}
+				<-release
+				kitA.Manager.Put(r.Context(), "message", "after renewal")
+				io.WriteString(w, "done")
+			}))
+			srv, _ := serve(t, renew)
+			user := "renew-" + how
+			owner, thief := device(t, b), device(t, a)
+			mustGet(t, owner, b, "/login?user="+user, "ok")
+			mustGet(t, thief, a, "/login?user="+user, "ok")
+			stolen := cookieOf(t, thief, a)
+			listed := listSessions(t, owner, b)
+
+			done := make(chan *http.Response, 1)
+			go func() {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+"/", nil)
+				req.AddCookie(&http.Cookie{Name: stolen.Name, Value: stolen.Value})
+				resp, err := srv.Client().Do(req)
+				if err != nil {
+					t.Error(err)
+					done <- nil
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				done <- resp
+			}()
+			<-entered
+			switch how {
+			case "revoke-others", "revoke-all":
+				get(t, owner, b, "/"+how)
+			case "revoke-id":
+				for _, s := range listed {
+					if !s.Current {
+						mustGet(t, owner, b, "/revoke?id="+s.ID, "ok")
+					}
+				}
+			}
+			release <- struct{}{}
+			resp := <-done
+			if resp == nil {
+				return
+			}
+			for _, c := range append(resp.Cookies(), stolen) {
+				if c.Name != stolen.Name || c.Value == "" {
+					continue
+				}
+				for _, s := range []*httptest.Server{a, b} {
+					if user := whoamiWith(t, s, c.Value); user != "" {
+						t.Errorf("after %s, a token of the renewing request is %q's session on a replica", how, user)
+					}
+				}
+			}
+		})
+	}
+}
+
+// cookieOf returns the session cookie c holds for srv.
+func cookieOf(t *testing.T, c *http.Client, srv *httptest.Server) *http.Cookie {
+	t.Helper()
+	u, _ := url.Parse(srv.URL)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == sessionkit.HostCookieName {
+			return ck
+		}
+	}
+	t.Fatal("no session cookie")
+	return nil
 }

@@ -80,8 +80,14 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 		warn := k.cookieWarningDue() && k.SecureCookieOverHTTP(r)
 		if warn || sawLegacy || k.store != nil {
 			g.beforeSend = func(h http.Header) {
-				if k.store != nil && sessionmysql.SessionEnded(ctx) {
-					k.dropEndedSession(h)
+				if k.store != nil {
+					if sessionmysql.SessionEnded(ctx) {
+						k.dropEndedSession(h)
+					}
+					if err := k.store.FinishRequest(ctx); err != nil {
+						// The row has expired: cleanup deletes it.
+						k.logger.WarnContext(ctx, "sessionkit: deleting a logged-out session's row", "err", err)
+					}
 				}
 				if sawLegacy {
 					k.expireLegacyCookie(h)

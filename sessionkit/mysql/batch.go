@@ -52,16 +52,19 @@ const (
 	opDelete
 	opTouch  // an expiry-only write
 	opUpdate // a Commit of a session the request found: never an insert
+	opRetire // a request's Delete of a session it found (see request.go)
+	opRenew  // a Commit of a renewed token: written only while op.from is there
 )
 
 // alone reports whether an op has a statement of its own, never batched.
-func (k opKind) alone() bool { return k == opDelete || k == opTouch }
+func (k opKind) alone() bool { return k != opFind && k != opCommit && k != opUpdate }
 
 // op is one Find, Commit or Delete waiting for, or in, a batch.
 type op struct {
 	kind   opKind
 	ctx    context.Context // the caller's, bounded by QueryTimeout
 	token  string
+	from   string // opRenew: the retired token the session is renewed from
 	data   []byte // to write, or found
 	expiry string // to write, or found
 	found  bool

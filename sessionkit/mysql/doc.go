@@ -171,7 +171,13 @@
 // session is inserted in it, so that scs's RenewToken cannot carry the
 // ended session's values, its user included, to a new token; Kit.Login
 // (MarkLogin) is the exception, since its user has just proved who they
-// are. A touch that coalescing skips writes nothing and reads nothing: its
+// are. A Delete of a session the request found (scs's RenewToken and
+// Destroy) expires its row now and leaves it, still bound to its user; the
+// renewed token is inserted in one transaction with that row's deletion,
+// and only while the row is there, and RevokeUser and Revoke delete a
+// user's expired rows too, so that a revocation between RenewToken and the
+// request's save ends the renewed session as well. FinishRequest deletes a
+// row that was not renewed (a logout). A touch that coalescing skips writes nothing and reads nothing: its
 // response keeps the cookie, and the next request finds no session.
 //
 // The store used alone, without that context, cannot tell a session it

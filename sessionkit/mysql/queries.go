@@ -19,7 +19,7 @@ type queries struct {
 
 	// The sessions of a user (see users.go).
 	usersAlter               string
-	userSessions, userTokens string
+	userSessions string
 }
 
 // dialect is the form in which the server takes the store's writes with a
@@ -87,7 +87,6 @@ func newQueries(t tableName) queries {
 			"  ADD INDEX " + quoteIdent(t.userIndexName()) + " (user_id)",
 		userSessions: "SELECT token, " + timeText("created") + ", " + timeText("last_seen") + ", ip, user_agent FROM " + q +
 			" WHERE " + exactUser + " AND expiry > UTC_TIMESTAMP(6) ORDER BY last_seen DESC",
-		userTokens: "SELECT token FROM " + q + " WHERE " + exactUser + " AND expiry > UTC_TIMESTAMP(6)",
 		columns: "SELECT LOWER(COLUMN_NAME), LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, COLLATION_NAME " +
 			"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = ?",
 		leaseTableExists: "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = '" + leaseTableName + "'",
@@ -206,6 +205,19 @@ func (q queries) update(rows int, d dialect, users bool) string {
 	exact := strings.TrimSuffix(strings.Repeat("CAST(? AS BINARY),", rows), ",")
 	return bounded(d, bound, "UPDATE", " "+q.table+" SET "+set+
 		" WHERE token IN ("+list+") AND CAST(token AS BINARY) IN ("+exact+") AND expiry > UTC_TIMESTAMP(6)")
+}
+
+// retire expires one session now, unless it has expired already, and
+// leaves its row, bound to its user, for a renewal to replace or for
+// cleanup to delete (see request.go).
+func (q queries) retire(d dialect) string {
+	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET expiry = UTC_TIMESTAMP(6) WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
+}
+
+// userRows lists the rows of a user, expired ones too (a retired session
+// whose renewal may be under way), and says which have not expired.
+func (q queries) userRows(d dialect, causal bool) string {
+	return causalRead(d, causal, "SELECT token, expiry > UTC_TIMESTAMP(6) FROM "+q.table+" WHERE "+exactUser)
 }
 
 // delete removes the session with exactly one token.

@@ -19,7 +19,17 @@ import (
 //     inserted in this request (scs's RenewToken would otherwise carry the
 //     ended session's values, its user included, to a new token), unless
 //     the request logs a user in (MarkLogin): the user has just proved who
-//     they are.
+//     they are;
+//   - a Delete of a session the request found (scs's RenewToken and
+//     Destroy) retires its row instead: it expires it now and leaves it
+//     for cleanup, bound to its user. A new token committed later in the
+//     request (the renewed one) is inserted in one transaction with the
+//     deletion of the retired row, and only while that row is still there:
+//     whatever ended the session in between (a revocation, which deletes
+//     the user's retired rows too, a logout in another tab) ends the
+//     renewed one with it. Without the retired row, a revocation running
+//     between RenewToken and the request's Commit would find neither
+//     token, and the new one would be inserted still bound to the user.
 
 type memoKey struct{}
 
@@ -31,6 +41,7 @@ type memo struct {
 	gone    map[string]bool // ended while the request ran: never written again
 	deleted map[string]bool // deleted by this request
 	lost    bool            // a session the request found was ended by another
+	retired string          // a session the request found and deleted: a renewal's source
 	login   bool            // MarkLogin: a new session may follow a lost one
 	ended   bool            // the last Commit wrote nothing: its session ended
 }
@@ -114,23 +125,71 @@ func markEnded(ctx context.Context, token string) {
 // commitMode says how a Commit of token in ctx is written: not at all
 // (opDelete, as a marker) for a session that ended in this request or that
 // would carry on one that did; an update for a session the request found
-// or wrote; an upsert for any other (a new session, a token just renewed,
-// and every session of a store used without a request's record, as with
-// scs's stores).
-func commitMode(ctx context.Context, token string) opKind {
+// or wrote; a renewal from the retired token (opRenew, from) for a new
+// token after the request retired the session it found, unless it logs a
+// user in; an upsert for any other (a new session, a login's token, and
+// every session of a store used without a request's record, as with scs's
+// stores).
+func commitMode(ctx context.Context, token string) (kind opKind, from string) {
 	m, ok := memoOf(ctx)
 	if !ok {
-		return opCommit
+		return opCommit, ""
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
 	case m.gone[token], m.lost && !m.found[token] && !m.login:
-		return opDelete
+		return opDelete, ""
 	case m.found[token]:
-		return opUpdate
+		return opUpdate, ""
+	case m.retired != "" && !m.login:
+		return opRenew, m.retired
 	}
-	return opCommit
+	return opCommit, ""
+}
+
+// markRetired records that the request retired token's session (see
+// opRetire): a new token committed next is renewed from it.
+func markRetired(ctx context.Context, token string) {
+	if m, ok := memoOf(ctx); ok {
+		m.mu.Lock()
+		m.retired = token
+		m.mu.Unlock()
+	}
+}
+
+// FinishRequest deletes the row of a session that the request in ctx
+// retired (scs's Destroy, or a RenewToken whose new token was not saved)
+// and did not renew: with the session saved, no renewal can follow. Call
+// it once the request's session is saved; sessionkit's middleware calls it
+// just before the response's header is sent. A retired row is no session
+// already (it has expired), so a call left out only leaves the row to
+// cleanup.
+func (s *Store) FinishRequest(ctx context.Context) error {
+	m, ok := memoOf(ctx)
+	if !ok {
+		return nil
+	}
+	m.mu.Lock()
+	token := m.retired
+	m.retired = ""
+	m.mu.Unlock()
+	if token == "" {
+		return nil
+	}
+	_, err := s.remove(ctx, token, false)
+	return err
+}
+
+// markRenewed records that the retired session moved to token.
+func markRenewed(ctx context.Context, token string) {
+	if m, ok := memoOf(ctx); ok {
+		m.mu.Lock()
+		m.retired = ""
+		m.found[token] = true
+		m.ended = false
+		m.mu.Unlock()
+	}
 }
 
 // beforeDelete reports whether a Delete of token in ctx deletes a session

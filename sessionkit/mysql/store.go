@@ -151,6 +151,7 @@ type Store struct {
 	find, all     lazyStmt
 	del           lazyStmt
 	touchStmt     lazyStmt
+	retireStmt    lazyStmt
 	updates       []lazyStmt // one per batchSizes entry
 	seenStmt      lazyStmt
 	users         usersState
@@ -262,6 +263,7 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	s.seenStmt.build = s.q.seen
 	s.all = fixedStmt(s.q.all)
 	s.del.build = s.q.delete
+	s.retireStmt.build = s.q.retire
 	s.touchStmt.build = func(d dialect) string { return s.q.touch(d, s.users.has.Load()) }
 	s.updates = make([]lazyStmt, len(batchSizes))
 	for i, n := range batchSizes {
@@ -303,7 +305,7 @@ func (s *Store) Close() error {
 		s.close()
 		s.reads.close()
 		s.writes.close()
-		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del, &s.touchStmt, &s.seenStmt, &s.plainFind, &s.moveToken} {
+		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del, &s.retireStmt, &s.touchStmt, &s.seenStmt, &s.plainFind, &s.moveToken} {
 			l.close()
 		}
 		for i := range s.updates {
@@ -404,7 +406,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 	if b == nil {
 		b = []byte{} // the column is NOT NULL
 	}
-	mode := commitMode(ctx, token)
+	mode, from := commitMode(ctx, token)
 	if mode == opDelete {
 		// The session ended in this request, or this one would carry on
 		// one that did: nothing is written (see request.go).
@@ -433,7 +435,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		if err != nil {
 			return s.wrap("commit", err)
 		}
-		o := &op{kind: mode, ctx: ctx, token: token, data: stored, expiry: formatExpiry(expiry)}
+		o := &op{kind: mode, ctx: ctx, token: token, from: from, data: stored, expiry: formatExpiry(expiry)}
 		if has, err := s.hasUsers(ctx); err != nil {
 			return err
 		} else if has {
@@ -447,6 +449,9 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 			s.forget(ctx, token)
 			markEnded(ctx, token)
 			return nil
+		}
+		if mode == opRenew {
+			markRenewed(ctx, token)
 		}
 		markWritten(ctx, token)
 	}
@@ -462,21 +467,39 @@ func (s *Store) Delete(token string) error {
 // DeleteCtx removes the session with exactly this token. Deleting a token
 // that does not exist is not an error. It runs after every earlier Commit
 // of the token made through this store has ended, so that none of them can
-// bring the session back.
-func (s *Store) DeleteCtx(ctx context.Context, token string) (err error) {
-	defer countError(&s.deleteErrors, &err)
+// bring the session back. In a context of WithRequest, a session that the
+// request found is expired at once rather than deleted, and its row is
+// left to cleanup (or to the renewal that follows scs's RenewToken): see
+// the package docs.
+func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
+	_, err := s.remove(ctx, token, true)
+	return err
+}
+
+// remove deletes token's session and reports whether it deleted (or
+// retired) a row. With retire, a session the request in ctx found is
+// retired instead of deleted (see request.go).
+func (s *Store) remove(ctx context.Context, token string, retire bool) (removed bool, err error) {
+	defer countError(&s.deleteErrors, &err)
 	s.forget(ctx, token)
 	found := beforeDelete(ctx, token)
-	o := &op{kind: opDelete, ctx: ctx, token: token}
+	kind := opDelete
+	if found && retire {
+		kind = opRetire
+	}
+	o := &op{kind: kind, ctx: ctx, token: token}
 	if err := s.writes.do(o); err != nil {
-		return err
+		return false, err
 	}
-	if found && o.ended {
+	switch {
+	case found && o.ended:
 		markLost(ctx, token)
+	case kind == opRetire:
+		markRetired(ctx, token)
 	}
-	return nil
+	return !o.ended, nil
 }
 
 // countError counts a call that returned an error; deferred with the

@@ -249,8 +249,16 @@ func parseExpiry(s *string) time.Time {
 	return t
 }
 
-// userTokens returns the stored tokens of userID's unexpired sessions.
-func (s *Store) userTokens(ctx context.Context, userID string) ([]string, error) {
+// userRow is one row of a user: a session, or a retired one (see
+// request.go) that has expired.
+type userRow struct {
+	token string
+	live  bool // not expired
+}
+
+// userRows lists userID's rows, retired ones included: deleting a retired
+// row ends the renewal that may be under way from it.
+func (s *Store) userRows(ctx context.Context, userID string) ([]userRow, error) {
 	if err := CheckUserID(userID); err != nil {
 		return nil, err
 	}
@@ -259,63 +267,81 @@ func (s *Store) userTokens(ctx context.Context, userID string) ([]string, error)
 	} else if !ok {
 		return nil, s.noUsers()
 	}
-	rows, err := s.db.QueryContext(ctx, s.q.userTokens, userID, userID)
+	rows, err := s.db.QueryContext(ctx, s.q.userRows(dialect(s.dialect.Load()), s.causalReads()), userID, userID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var tokens []string
+	var list []userRow
 	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
+		var r userRow
+		if err := rows.Scan(&r.token, &r.live); err != nil {
 			return nil, err
 		}
-		tokens = append(tokens, t)
+		list = append(list, r)
 	}
-	return tokens, rows.Err()
+	return list, rows.Err()
 }
 
 // Revoke ends the session with this ID if it is bound to userID; otherwise
 // it changes nothing and returns ErrNoSession. Like Delete, it runs after
-// every earlier write of that session made through this store.
+// every earlier write of that session made through this store. A renewal
+// of the session under way (scs's RenewToken) ends with it.
 func (s *Store) Revoke(ctx context.Context, userID, id string) error {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
-	tokens, err := s.userTokens(ctx, userID)
+	rows, err := s.userRows(ctx, userID)
 	if err != nil {
 		return s.wrapUsers("revoking a session", err)
 	}
-	for _, t := range tokens {
-		if SessionID(t) == id {
-			return s.DeleteCtx(ctx, t)
+	for _, r := range rows {
+		if SessionID(r.token) == id {
+			_, err := s.remove(ctx, r.token, false)
+			return err
 		}
 	}
 	return ErrNoSession
 }
+
+// revokeRounds bounds how often RevokeUser lists a user's rows again after
+// one of them disappeared while it ran.
+const revokeRounds = 5
 
 // RevokeUser ends every session bound to userID but the one stored under
 // keepStoredToken (the token, or its hash with HashTokenInStore; empty
 // keeps none), and returns how many it ended: "log out everywhere else",
 // or everywhere after a password change. Each is deleted as Delete does,
 // after the earlier writes of that session made through this store.
+// Renewals under way end too: when a row disappears before RevokeUser
+// deletes it (a renewal moved it to a new token), the user's rows are
+// listed again.
 func (s *Store) RevokeUser(ctx context.Context, userID, keepStoredToken string) (int, error) {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
-	tokens, err := s.userTokens(ctx, userID)
-	if err != nil {
-		return 0, s.wrapUsers("revoking sessions", err)
-	}
 	n := 0
-	for _, t := range tokens {
-		if t == keepStoredToken {
-			continue
+	for round := 1; ; round++ {
+		rows, err := s.userRows(ctx, userID)
+		if err != nil {
+			return n, s.wrapUsers("revoking sessions", err)
 		}
-		if err := s.DeleteCtx(ctx, t); err != nil {
-			return n, err
+		moved := false
+		for _, r := range rows {
+			if r.token == keepStoredToken {
+				continue
+			}
+			removed, err := s.remove(ctx, r.token, false)
+			if err != nil {
+				return n, err
+			}
+			if removed && r.live {
+				n++
+			}
+			moved = moved || !removed
 		}
-		n++
+		if !moved || round == revokeRounds {
+			return n, nil
+		}
 	}
-	return n, nil
 }
 
 // wrapUsers wraps err unless it already says what is wrong.

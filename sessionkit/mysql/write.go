@@ -34,7 +34,7 @@ func (s *Store) runWrites(batch []*op) {
 			o.err = s.wrap("commit", err)
 			continue
 		}
-		if o.kind == opCommit || o.kind == opUpdate {
+		if o.kind == opCommit || o.kind == opUpdate || o.kind == opRenew {
 			if err := s.checkSize(o.ctx, len(o.data)); err != nil {
 				o.err = err
 				continue
@@ -48,6 +48,10 @@ func (s *Store) runWrites(batch []*op) {
 		s.deleteOne(live[0])
 	case live[0].kind == opTouch:
 		s.touchOne(live[0])
+	case live[0].kind == opRetire:
+		s.retireOne(live[0])
+	case live[0].kind == opRenew:
+		s.renewOne(live[0])
 	default:
 		s.commitRows(rowsOf(live))
 	}
@@ -221,10 +225,7 @@ func (s *Store) upsert(ctx context.Context, rows []row) error {
 		if i < len(rows) {
 			o = rows[i].last()
 		}
-		args = append(args, o.token, o.data, o.expiry)
-		if users {
-			args = append(args, o.user, o.ip, o.agent)
-		}
+		args = upsertArgs(args, o, users)
 	}
 	stmt, err := s.prepare(ctx, &s.writes.stmts[size])
 	if err != nil {
@@ -234,6 +235,15 @@ func (s *Store) upsert(ctx context.Context, rows []row) error {
 		_, err := stmt.ExecContext(ctx, args...)
 		return err
 	})
+}
+
+// upsertArgs appends o's values for a row of upsert.
+func upsertArgs(args []any, o *op, users bool) []any {
+	args = append(args, o.token, o.data, o.expiry)
+	if users {
+		args = append(args, o.user, o.ip, o.agent)
+	}
+	return args
 }
 
 // update writes rows that requests found with one statement, padded as
@@ -337,6 +347,61 @@ func (s *Store) deleteOne(o *op) {
 	var changed int64
 	changed, o.err = s.execOne(o, &s.del, "delete", o.token, o.token)
 	o.ended = o.err == nil && changed == 0
+}
+
+// retireOne runs a request's Delete of a session it found: the row is
+// expired now and kept for a renewal (see request.go). A row that had
+// expired already (retired by another request) or is gone is deleted, and
+// o.ended says that another request ended the session first.
+func (s *Store) retireOne(o *op) {
+	var changed int64
+	changed, o.err = s.execOne(o, &s.retireStmt, "delete", o.token, o.token)
+	if o.err != nil || changed > 0 {
+		return
+	}
+	_, o.err = s.execOne(o, &s.del, "delete", o.token, o.token)
+	o.ended = o.err == nil
+}
+
+// renewOne inserts a renewed token in one transaction with the deletion
+// of the retired row it replaces, and only if that row is still there:
+// o.ended says that the session ended before its renewal was written.
+func (s *Store) renewOne(o *op) {
+	del, err := s.prepare(o.ctx, &s.del)
+	var insert *sql.Stmt
+	if err == nil {
+		insert, err = s.prepare(o.ctx, &s.writes.stmts[0])
+	}
+	if err == nil {
+		err = s.retry(o.ctx, func() error {
+			tx, err := s.db.BeginTx(o.ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback() //nolint:errcheck // after Commit, or on an error already returned
+			res, err := tx.StmtContext(o.ctx, del).ExecContext(o.ctx, o.from, o.from)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				o.ended = err == nil
+				return err
+			}
+			if _, err := tx.StmtContext(o.ctx, insert).ExecContext(o.ctx, upsertArgs(nil, o, s.users.has.Load())...); err != nil {
+				return err
+			}
+			return tx.Commit()
+		})
+	}
+	switch {
+	case err == nil:
+	case isContextError(err):
+		o.doubt, o.err = true, s.wrap("commit", err)
+	case serverError(err) == erDataTooLong:
+		o.err = s.refusedAsTooLarge(o.ctx, len(o.data), err)
+	default:
+		o.err = s.wrap("commit", err)
+	}
 }
 
 // touchOne moves a session's expiry; o.ended says that the session is gone.
