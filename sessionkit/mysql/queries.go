@@ -18,7 +18,7 @@ type queries struct {
 	ready            string
 
 	// The sessions of a user (see users.go).
-	usersAlter               string
+	usersAlter   string
 	userSessions string
 }
 
