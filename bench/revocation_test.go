@@ -44,12 +44,12 @@ func requestCommit(s Sessions, store *sessionkit.Store, update bool) Op {
 	var n atomic.Uint64
 	return func() error {
 		i := mathrand.IntN(len(s.Tokens))
-		ctx := sessionkit.WithRequest(context.Background(), sessionkit.RequestInfo{})
+		ctx := sessionkit.WithRequest(context.Background(), &sessionkit.Request{})
 		if _, found, err := store.FindCtx(ctx, s.Tokens[i]); err != nil || !found {
 			return fmt.Errorf("find %s: found %v, %v", s.Tokens[i], found, err)
 		}
 		if !update {
-			ctx = sessionkit.WithRequest(context.Background(), sessionkit.RequestInfo{})
+			ctx = sessionkit.WithRequest(context.Background(), &sessionkit.Request{})
 		}
 		data := slices.Clone(s.Data[i])
 		binary.LittleEndian.PutUint64(data[len(data)-8:], n.Add(1))

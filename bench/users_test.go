@@ -47,7 +47,7 @@ const PreviousTable = `CREATE TABLE sessions (
 
 // usersRequest is the request every call of the comparison runs in, as
 // sessionkit's middleware passes it to the store.
-var usersRequest = sessionkit.RequestInfo{IP: "203.0.113.7",
+var usersRequest = &sessionkit.Request{IP: "203.0.113.7",
 	UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"}
 
 // TestUserSessions measures the sessions of a user (issue 10):

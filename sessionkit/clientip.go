@@ -18,9 +18,17 @@ import (
 // when a request has none, in Forwarded: any client can send these headers
 // with any address in them, so from anyone else they are ignored.
 
-// requestInfo is what the store records of r.
-func (k *Kit) requestInfo(r *http.Request) sessionmysql.RequestInfo {
-	var info sessionmysql.RequestInfo
+// request is the store's record of r: its client, and with
+// SESSION_UPGRADE_PLAIN_TOKENS the token as the client sent it, under the
+// cookie name scs reads, so that the store can find a session stored under
+// it before hashing was turned on.
+func (k *Kit) request(r *http.Request) *sessionmysql.Request {
+	info := &sessionmysql.Request{}
+	if k.upgradePlainTokens {
+		if c, err := r.Cookie(k.Manager.Cookie.Name); err == nil {
+			info.PlainToken = c.Value
+		}
+	}
 	if k.recordIP {
 		info.IP = k.clientIP(r)
 	}

@@ -47,7 +47,7 @@ import (
 // SESSION_HASH_TOKEN=false) is moved to the token's hash on first use, so
 // that turning hashing on logs nobody out.
 func (k *Kit) Middleware(next http.Handler) http.Handler {
-	sessions := k.Manager.LoadAndSave(k.keepAdoptedSession(next))
+	sessions := k.Manager.LoadAndSave(k.keepAdoptedSession(k.recordSaves(next)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !k.requests.enter() {
 			w.Header().Set("Connection", "close")
@@ -60,22 +60,15 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 			g.outer = h.Clone()
 		}
 		ctx := context.WithValue(r.Context(), servedBy{k}, true)
+		r, sawLegacy := k.adoptLegacyCookie(r.WithContext(ctx))
 		if k.store != nil {
-			// The store records the client's address and user agent with a
-			// session bound to a user, and compares each commit with what
-			// this request read, so that a request that changed nothing
-			// writes nothing.
-			ctx = sessionmysql.WithRequest(ctx, k.requestInfo(r))
-		}
-		r = r.WithContext(ctx)
-		r, sawLegacy := k.adoptLegacyCookie(r)
-		if k.upgradePlainTokens {
-			// The token as the client sent it, under the cookie name scs
-			// reads, so that the store can find a session stored under
-			// it before hashing was turned on.
-			if c, err := r.Cookie(k.Manager.Cookie.Name); err == nil && c.Value != "" {
-				r = r.WithContext(sessionmysql.WithPlainToken(r.Context(), c.Value))
-			}
+			// The request's record: the store records the client's address
+			// and user agent with a session bound to a user, and learns from
+			// recordSaves what each save changed, so that a request that
+			// changed nothing writes nothing.
+			req := k.request(r)
+			ctx = context.WithValue(sessionmysql.WithRequest(r.Context(), req), requestRecord{}, req)
+			r = r.WithContext(ctx)
 		}
 		warn := k.cookieWarningDue() && k.SecureCookieOverHTTP(r)
 		if warn || sawLegacy || k.store != nil {

@@ -24,12 +24,12 @@ func TestBatchedUpdateKeepsEachRowsUserColumns(t *testing.T) {
 	ctxs := make([]context.Context, sessions)
 	for i := range sessions {
 		token := tokenFor("u", i)
-		first := WithRequest(context.Background(), RequestInfo{IP: "198.51.100.1", UserAgent: "first"})
-		data := testSession(t, expiry, map[string]any{UserKey: fmt.Sprint("user-", i)})
+		first := WithRequest(context.Background(), &Request{IP: "198.51.100.1", UserAgent: "first"})
+		data := encode(t, expiry, map[string]any{UserKey: fmt.Sprint("user-", i)})
 		if err := s.CommitCtx(first, token, data, expiry); err != nil {
 			t.Fatal(err)
 		}
-		ctxs[i] = WithRequest(context.Background(), RequestInfo{IP: fmt.Sprint("192.0.2.", i), UserAgent: fmt.Sprint("agent ", i)})
+		ctxs[i] = WithRequest(context.Background(), &Request{IP: fmt.Sprint("192.0.2.", i), UserAgent: fmt.Sprint("agent ", i)})
 		if _, found, err := s.FindCtx(ctxs[i], token); err != nil || !found {
 			t.Fatalf("Find %s: %v %v", token, found, err)
 		}
@@ -61,7 +61,7 @@ func TestBatchedUpdateKeepsEachRowsUserColumns(t *testing.T) {
 		if u := user(i); u != "" {
 			values[UserKey] = u
 		}
-		datas[i] = testSession(t, expiry.Add(time.Minute), values)
+		datas[i] = encode(t, expiry.Add(time.Minute), values)
 	}
 	_, statementsBefore := s.writes.counts()
 	var wg sync.WaitGroup

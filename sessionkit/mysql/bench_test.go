@@ -81,7 +81,7 @@ func BenchmarkCommitUser(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	info := RequestInfo{IP: "203.0.113.7",
+	info := &Request{IP: "203.0.113.7",
 		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"}
 	fixed := time.Now().Add(time.Hour)
 	for _, moving := range []bool{false, true} {

@@ -211,17 +211,25 @@
 // expiry moves by less than TouchInterval, and is written as an expiry-only
 // UPDATE once it has moved further (only forward, and only while the row has
 // not expired). The expiry in the table is then early by at most
-// TouchInterval, never late. Sessions are compared by their values, not
-// their bytes: scs's GobCodec encodes a map, whose order is random. A
-// skipped or expiry-only write can neither undo another replica's write nor
-// bring back a deleted session.
+// TouchInterval, never late. A skipped or expiry-only write can neither undo
+// another replica's write nor bring back a deleted session.
 //
-// In a context made with WithReadMemo (sessionkit's middleware makes one per
-// request), a Commit is compared with what its own request read, so a
-// request that only read cannot overwrite a change a concurrent request of
-// the same session saved. Without one, the store remembers the last read or
-// write of up to 10,000 tokens, which saves the same writes between
-// sequential requests; a store with TouchInterval zero remembers nothing.
+// In a context made with WithRequest (sessionkit's middleware makes one per
+// request), whether a Commit changed the session is what the middleware
+// read from scs just before scs committed (Request.Saving): the handler's
+// values and deadline compared with those the request loaded. So the store
+// decodes nothing, and a request that only read cannot overwrite a change a
+// concurrent request of the same session saved. The same Save names the
+// user the session is bound to, for the user columns.
+//
+// The store used alone (scs's drop-in, without that context) has no such
+// record, and pays for it: it remembers the last read or write of up to
+// 10,000 tokens, and compares a Commit's data with it, byte for byte and,
+// when the bytes differ, by decoding both with scs's GobCodec (whose
+// encoding of a map orders its keys at random), so that an unchanged session
+// of several values costs two decodings per Commit; and on a table with the
+// user columns it decodes the data of each Commit that holds UserKey once,
+// to learn its user. A store with TouchInterval zero remembers nothing.
 //
 // # Cleanup
 //
@@ -296,7 +304,7 @@
 //
 // With Config.UpgradePlainTokens (and HashedTokens), a Find that misses a
 // hashed token, in a context that carries the cookie's plain token
-// (WithPlainToken), reads the plain and the hashed token in one statement
+// (Request.PlainToken), reads the plain and the hashed token in one statement
 // and moves a session stored under the plain token to its hash with one
 // conditional UPDATE of the primary key; concurrent Finds with the same
 // cookie all get the one session. UpgradeTokens moves the remaining rows

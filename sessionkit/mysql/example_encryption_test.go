@@ -16,7 +16,7 @@ import (
 // EncryptionKeys encrypts session data at rest; with HashedTokens and
 // UpgradePlainTokens, sessions stored under plain tokens (by scs's
 // mysqlstore) are moved to their hashes on first use, when the request's
-// context carries the cookie's value (WithPlainToken), on a table the
+// context carries the cookie's value (Request.PlainToken), on a table the
 // operator has marked as one of plain tokens (PlainTokensComment; run
 // CheckSchema at start-up to fail early on any other).
 func ExampleConfig_encryptionAndUpgrade() {

@@ -29,7 +29,7 @@ func TestGaleraEndedSessionStaysEnded(t *testing.T) {
 				t.Errorf("session %d: %v", i, err)
 				return
 			}
-			ctx := WithRequest(context.Background(), RequestInfo{IP: "192.0.2.1"})
+			ctx := WithRequest(context.Background(), &Request{IP: "192.0.2.1"})
 			if _, found, err := writer.FindCtx(ctx, token); err != nil || !found {
 				t.Errorf("session %d: found %v, %v", i, found, err)
 				return

@@ -21,7 +21,7 @@ import (
 func TestUserIDComparesExactly(t *testing.T) {
 	t.Parallel()
 	s, _ := usersStore(t)
-	ctx := WithRequest(context.Background(), RequestInfo{IP: "192.0.2.1", UserAgent: "Ada's Browser"})
+	ctx := WithRequest(context.Background(), &Request{IP: "192.0.2.1", UserAgent: "Ada's Browser"})
 	if err := s.CommitCtx(ctx, tokenA, userData(t, "ada"), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestUserIDComparesExactly(t *testing.T) {
 func TestUserAgentNotUTF8IsRepaired(t *testing.T) {
 	t.Parallel()
 	s, _ := usersStore(t)
-	ctx := WithRequest(context.Background(), RequestInfo{IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (caf\xe9)"})
+	ctx := WithRequest(context.Background(), &Request{IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (caf\xe9)"})
 	if err := s.CommitCtx(ctx, tokenA, userData(t, "ada"), time.Now().Add(time.Hour)); err != nil {
 		t.Errorf("Commit of a logged-in session whose User-Agent is not UTF-8: %v", err)
 	}
@@ -90,7 +90,7 @@ func TestLastSeenKeepsAnAutoUpdatedExpiry(t *testing.T) {
 	if _, err := db.Exec("UPDATE sessions SET last_seen = UTC_TIMESTAMP(6) - INTERVAL 2 MINUTE, expiry = expiry"); err != nil {
 		t.Fatal(err)
 	}
-	ctx := WithRequest(context.Background(), RequestInfo{IP: "192.0.2.1", UserAgent: "B"})
+	ctx := WithRequest(context.Background(), &Request{IP: "192.0.2.1", UserAgent: "B"})
 	if _, found, err := s.FindCtx(ctx, tokenA); err != nil || !found {
 		t.Fatalf("first Find = %v, %v", found, err)
 	}

@@ -37,7 +37,7 @@ func TestRenewalAfterTheOldSessionEndedWritesNothing(t *testing.T) {
 			}
 		}},
 		{name: "logout in another request", between: func(t *testing.T, s *Store, old string) {
-			other := WithRequest(context.Background(), RequestInfo{})
+			other := WithRequest(context.Background(), &Request{})
 			if _, found, err := s.FindCtx(other, old); err != nil {
 				t.Fatal(err)
 			} else if found {
@@ -64,7 +64,7 @@ func TestRenewalAfterTheOldSessionEndedWritesNothing(t *testing.T) {
 			if err := s.Commit(old, userData(t, "ada"), expiry); err != nil {
 				t.Fatal(err)
 			}
-			ctx := WithRequest(context.Background(), RequestInfo{})
+			ctx := WithRequest(context.Background(), &Request{})
 			if _, found, err := s.FindCtx(ctx, old); err != nil || !found {
 				t.Fatalf("Find: %v %v", found, err)
 			}
@@ -118,7 +118,7 @@ func TestLogoutOfARetiredSessionCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx := WithRequest(context.Background(), RequestInfo{})
+	ctx := WithRequest(context.Background(), &Request{})
 	if _, found, err := s.FindCtx(ctx, tokenFor("a", 0)); err != nil || !found {
 		t.Fatal(found, err)
 	}

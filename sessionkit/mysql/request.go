@@ -5,8 +5,8 @@ import (
 	"sync"
 )
 
-// The request's record. In a context of WithRequest (or WithReadMemo) the
-// store keeps one memo per request: what each Find read (for touch
+// The request's record. In a context of WithRequest the store keeps, in the
+// request's Request: what each Find read (for touch
 // coalescing), which sessions the request found or wrote, and which of them
 // ended while it ran. From it follow the rules that keep an ended session
 // ended:
@@ -31,10 +31,28 @@ import (
 //     between RenewToken and the request's Commit would find neither
 //     token, and the new one would be inserted still bound to the user.
 
-type memoKey struct{}
+// Request is the record of one HTTP request, which a middleware that runs
+// before scs's LoadAndSave fills and passes to the store in the request's
+// context (WithRequest): what the request is (its client, its cookie), and
+// what happens to its session (what each Find found, and, just before scs
+// commits, what the handler changed: see Saving). sessionkit's
+// Kit.Middleware makes one for every request. The store keeps the rest of
+// it: which sessions the request found or wrote, and which of them ended
+// while it ran.
+type Request struct {
+	// IP is the client's address, without a port, and UserAgent its
+	// User-Agent header, as the client sent it: the store records them with
+	// a session bound to a user (see Sessions). It fits both to their
+	// columns: it trims spaces, replaces bytes that are not UTF-8 in the
+	// user agent (a header may carry any byte) and cuts both to size.
+	IP, UserAgent string
 
-// memo is one request's record.
-type memo struct {
+	// PlainToken is the session's token as the client sent it (the
+	// cookie's value), so that a Find of its hash that misses can upgrade
+	// a session stored under the plain token (see
+	// Config.UpgradePlainTokens). The store ignores it otherwise.
+	PlainToken string
+
 	mu      sync.Mutex
 	seen    map[string]seen // what Find read, for touch coalescing
 	found   map[string]bool // found or written: a Commit is an update
@@ -44,26 +62,78 @@ type memo struct {
 	retired string          // a session the request found and deleted: a renewal's source
 	login   bool            // MarkLogin: a new session may follow a lost one
 	ended   bool            // the last Commit wrote nothing: its session ended
+	save    *Save           // what Saving said of the next Commit
 }
 
-// WithReadMemo returns a context in which the store keeps the record of one
-// request: what each Find read, so that its Commit can tell whether the
-// session changed (see Config.TouchInterval), and which sessions it found,
-// so that a session ended meanwhile stays ended (see the package docs).
-// Add it in a middleware that runs before scs's LoadAndSave; sessionkit's
-// Kit.Middleware does, through WithRequest.
-func WithReadMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, memoKey{}, &memo{seen: map[string]seen{}, found: map[string]bool{},
-		gone: map[string]bool{}, deleted: map[string]bool{}})
+// Save is what a middleware knows of the Commit that scs is about to make
+// for the request, read from scs itself just before it commits: inside
+// LoadAndSave, when the handler first writes the response's header, or
+// after it returns. Then the store needs no decoding of the session's data
+// to learn either.
+type Save struct {
+	// User is the user the session is bound to (the string under UserKey;
+	// empty for none).
+	User string
+	// Changed says that the session's values or deadline differ from
+	// those the request loaded. A Commit of an unchanged session is an
+	// expiry-only write, or none (see Config.TouchInterval).
+	Changed bool
 }
 
-func memoOf(ctx context.Context) (*memo, bool) {
-	m, ok := ctx.Value(memoKey{}).(*memo)
-	return m, ok
+type requestKey struct{}
+
+// WithRequest returns a context for one request's session calls that
+// carries r, or a new Request if r is nil. Add it in a middleware that
+// runs before scs's LoadAndSave; sessionkit's Kit.Middleware does.
+func WithRequest(ctx context.Context, r *Request) context.Context {
+	if r == nil {
+		r = &Request{}
+	}
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+// Saving records what the request's next Commit saves (see Save). Call it
+// just before scs commits the session; a Commit made without it (a
+// handler's own Manager.Commit) is read from its data, as by a store used
+// without a Request.
+func (r *Request) Saving(s Save) {
+	r.mu.Lock()
+	r.save = &s
+	r.mu.Unlock()
+}
+
+// takeSave returns what Saving said of this Commit, once.
+func takeSave(ctx context.Context) (Save, bool) {
+	m, ok := memoOf(ctx)
+	if !ok {
+		return Save{}, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.save == nil {
+		return Save{}, false
+	}
+	s := *m.save
+	m.save = nil
+	return s, true
+}
+
+// memoOf returns the request's record in ctx, its maps made.
+func memoOf(ctx context.Context) (*Request, bool) {
+	m, ok := ctx.Value(requestKey{}).(*Request)
+	if !ok {
+		return nil, false
+	}
+	m.mu.Lock()
+	if m.found == nil {
+		m.seen, m.found, m.gone, m.deleted = map[string]seen{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	}
+	m.mu.Unlock()
+	return m, true
 }
 
 // SessionEnded reports whether the last Commit made in ctx (a context of
-// WithRequest or WithReadMemo, or one derived from it) wrote nothing
+// WithRequest, or one derived from it) wrote nothing
 // because its session had been deleted or had expired since the request
 // found it (revoked, logged out in another tab, removed by cleanup), or
 // because it would have carried such a session on under a new token.

@@ -152,7 +152,7 @@ func foundInRequests(t *testing.T, s *Store, prefix string, n int, data []byte, 
 		if err := s.Commit(token, data, expiry); err != nil {
 			t.Fatal(err)
 		}
-		ctxs[i] = WithRequest(context.Background(), RequestInfo{})
+		ctxs[i] = WithRequest(context.Background(), &Request{})
 		if _, found, err := s.FindCtx(ctxs[i], token); err != nil || !found {
 			t.Fatalf("Find %s: %v %v", token, found, err)
 		}

@@ -107,7 +107,7 @@ type Config struct {
 	// UpgradePlainTokens, with HashedTokens, keeps the sessions of a table
 	// whose rows were stored under plain tokens (by scs's mysqlstore, or
 	// with hashing off): a Find that misses a hashed token, in a context
-	// that carries the session's plain token (WithPlainToken, which
+	// that carries the session's plain token (Request.PlainToken, which
 	// sessionkit's middleware adds), moves the row from the plain token to
 	// its hash and returns it. A row marked as stored under a hash is never
 	// moved. Since a row without the mark may have been stored under a hash
@@ -406,6 +406,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 	if b == nil {
 		b = []byte{} // the column is NOT NULL
 	}
+	save, described := takeSave(ctx)
 	mode, from := commitMode(ctx, token)
 	if mode == opDelete {
 		// The session ended in this request, or this one would carry on
@@ -413,7 +414,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		markEnded(ctx, token)
 		return nil
 	}
-	switch s.touchKind(ctx, token, b, expiry) {
+	switch s.touchKind(ctx, token, b, expiry, save, described) {
 	case skipTouch:
 		// Nothing is written, and what is remembered stays what is stored.
 		s.touchesSkipped.Add(1)
@@ -439,7 +440,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		if has, err := s.hasUsers(ctx); err != nil {
 			return err
 		} else if has {
-			o.user, o.ip, o.agent = userArgs(ctx, b)
+			o.user, o.ip, o.agent = userArgs(ctx, b, save, described)
 		}
 		if err := s.writes.do(o); err != nil {
 			s.forget(ctx, token) // what is stored is not known now

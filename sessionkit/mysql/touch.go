@@ -20,10 +20,13 @@ import (
 // nothing cannot overwrite a change another request just saved.
 //
 // What was read is remembered per request when the context carries a
-// memo (WithReadMemo; sessionkit's middleware adds one), which is exact:
-// a Commit is compared with what its own request read. Without a memo the
-// store remembers the last read or write of up to touchMemory tokens, which
-// saves the same writes between sequential requests.
+// Request (sessionkit's middleware adds one), which is exact: whether the
+// session changed is what the middleware read from scs just before it
+// committed (see Save). Without a Request the store remembers the last read
+// or write of up to touchMemory tokens, which saves the same writes between
+// sequential requests, and compares a Commit's data with it: equal bytes,
+// or else both decoded by scs's GobCodec (whose encoding of a map orders
+// its keys at random), which costs two decodings per Commit.
 
 // touchMemory is how many tokens the store remembers without a memo.
 const touchMemory = 10000
@@ -75,7 +78,7 @@ func (s *Store) remember(ctx context.Context, token string, data []byte, expiry 
 		return
 	}
 	data = bytes.Clone(data) // the caller may reuse its buffer
-	if m, ok := ctx.Value(memoKey{}).(*memo); ok {
+	if m, ok := memoOf(ctx); ok {
 		m.mu.Lock()
 		m.seen[token] = seen{data: data, expiry: expiry}
 		m.mu.Unlock()
@@ -88,7 +91,7 @@ func (s *Store) forget(ctx context.Context, token string) {
 	if s.cfg.TouchInterval <= 0 {
 		return
 	}
-	if m, ok := ctx.Value(memoKey{}).(*memo); ok {
+	if m, ok := memoOf(ctx); ok {
 		m.mu.Lock()
 		delete(m.seen, token)
 		m.mu.Unlock()
@@ -97,7 +100,7 @@ func (s *Store) forget(ctx context.Context, token string) {
 }
 
 func (s *Store) recall(ctx context.Context, token string) (seen, bool) {
-	if m, ok := ctx.Value(memoKey{}).(*memo); ok {
+	if m, ok := memoOf(ctx); ok {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		v, ok := m.seen[token]
@@ -115,12 +118,15 @@ const (
 	writeExpiry                  // unchanged, expiry moved further: expiry only
 )
 
-func (s *Store) touchKind(ctx context.Context, token string, data []byte, expiry time.Time) touchKind {
-	if s.cfg.TouchInterval <= 0 {
+// touchKind says how a Commit is written. Whether the session changed is
+// what the middleware said (see Save), or else found by comparing data with
+// what was last read or written.
+func (s *Store) touchKind(ctx context.Context, token string, data []byte, expiry time.Time, save Save, described bool) touchKind {
+	if s.cfg.TouchInterval <= 0 || (described && save.Changed) {
 		return writeAll
 	}
 	last, ok := s.recall(ctx, token)
-	if !ok || expiry.Before(last.expiry) || !sameSession(last.data, data) {
+	if !ok || expiry.Before(last.expiry) || (!described && !sameSession(last.data, data)) {
 		return writeAll
 	}
 	if expiry.Sub(last.expiry) < s.cfg.TouchInterval {
@@ -130,7 +136,7 @@ func (s *Store) touchKind(ctx context.Context, token string, data []byte, expiry
 }
 
 // sameSession reports whether two encodings hold the same deadline and
-// values. scs's GobCodec encodes a map, whose order is random, so equal
+// values, for a Commit that no middleware described (see Save). scs's GobCodec encodes a map, whose order is random, so equal
 // sessions of two or more values may differ byte for byte: those are
 // decoded and compared. Data that scs's codec cannot decode (another codec)
 // counts as the same only when it is equal byte for byte.

@@ -194,7 +194,7 @@ func TestReadMemoComparesWithTheRequestsOwnRead(t *testing.T) {
 	if err := s.Commit(tokenA, before, e0); err != nil {
 		t.Fatal(err)
 	}
-	writer, reader := WithReadMemo(context.Background()), WithReadMemo(context.Background())
+	writer, reader := WithRequest(context.Background(), nil), WithRequest(context.Background(), nil)
 	for _, ctx := range []context.Context{writer, reader} {
 		if b, found, err := s.FindCtx(ctx, tokenA); err != nil || !found || !bytes.Equal(b, before) {
 			t.Fatalf("FindCtx = %q, %v, %v", b, found, err)

@@ -17,7 +17,7 @@ import (
 // base64url(SHA-256(token)) in place of the token, so a manager that starts
 // hashing no longer finds the sessions stored under plain tokens. With
 // Config.UpgradePlainTokens on, a Find that misses the hash H, in a context
-// that carries the plain token T with hash(T) == H (WithPlainToken), looks
+// that carries the plain token T with hash(T) == H (Request.PlainToken), looks
 // the session up under T and moves it to H with one conditional UPDATE of
 // the primary key; UpgradeTokens moves every remaining row in batches.
 //
@@ -132,18 +132,6 @@ const upgradeAttempts = 3
 // when given a batch size below 1.
 const DefaultUpgradeBatchSize = 1000
 
-type plainTokenKey struct{}
-
-// WithPlainToken returns a context that carries a request's session token
-// as the client sent it (the cookie's value), so that a Find of its hash
-// that misses can upgrade a session stored under the plain token (see
-// Config.UpgradePlainTokens). sessionkit's Kit.Middleware adds it when
-// SESSION_UPGRADE_PLAIN_TOKENS is on. Without UpgradePlainTokens the store
-// ignores it.
-func WithPlainToken(ctx context.Context, token string) context.Context {
-	return context.WithValue(ctx, plainTokenKey{}, token)
-}
-
 // HashToken returns what scs's HashTokenInStore stores for token:
 // base64url, without padding, of its SHA-256 (43 characters).
 func HashToken(token string) string {
@@ -157,7 +145,10 @@ func (s *Store) plainTokenFor(ctx context.Context, hashed string) (string, bool)
 	if !s.cfg.UpgradePlainTokens {
 		return "", false
 	}
-	plain, _ := ctx.Value(plainTokenKey{}).(string)
+	var plain string
+	if r, ok := ctx.Value(requestKey{}).(*Request); ok {
+		plain = r.PlainToken
+	}
 	if plain == "" || HashToken(plain) != hashed {
 		return "", false
 	}

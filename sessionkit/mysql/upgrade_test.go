@@ -61,7 +61,7 @@ func rowExists(t testing.TB, db *sql.DB, token string) bool {
 }
 
 func findWithCookie(s *Store, plain string) ([]byte, bool, error) {
-	return s.FindCtx(WithPlainToken(context.Background(), plain), HashToken(plain))
+	return s.FindCtx(WithRequest(context.Background(), &Request{PlainToken: plain}), HashToken(plain))
 }
 
 func TestUpgradeOnFind(t *testing.T) {

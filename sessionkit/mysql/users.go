@@ -83,36 +83,13 @@ type Session struct {
 	// store writes it at most once a minute.
 	LastSeen time.Time
 	// IP and UserAgent are the client's address and User-Agent header as of
-	// LastSeen (see RequestInfo); empty when not recorded.
+	// LastSeen (see Request); empty when not recorded.
 	IP        string
 	UserAgent string
 	// Current marks the session of the request that asks. Only sessionkit's
 	// Kit.Sessions knows which that is, and sets it; the store leaves it
 	// false.
 	Current bool
-}
-
-// RequestInfo describes the request a session is used by, for the user
-// columns. Pass it with WithRequest. The store fits both to their columns:
-// it trims spaces, replaces bytes that are not UTF-8 in the user agent (a
-// header may carry any byte) and cuts both to the columns' sizes.
-type RequestInfo struct {
-	IP        string // the client's address, without a port
-	UserAgent string // the User-Agent header, as the client sent it
-}
-
-type requestKey struct{}
-
-// WithRequest returns a context for one request's session calls: the store
-// records info for sessions bound to a user, and remembers what the
-// request read, as WithReadMemo does. sessionkit's Kit.Middleware adds it.
-func WithRequest(ctx context.Context, info RequestInfo) context.Context {
-	return context.WithValue(WithReadMemo(ctx), requestKey{}, info)
-}
-
-func requestOf(ctx context.Context) RequestInfo {
-	info, _ := ctx.Value(requestKey{}).(RequestInfo)
-	return info
 }
 
 // SessionID returns the ID of the session stored under storedToken (the
@@ -123,33 +100,21 @@ func SessionID(storedToken string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:16])
 }
 
-// userOf returns the user a session's data binds it to. Data that does not
-// hold UserKey is not read; data readUser cannot read exactly is decoded
-// (see userkey.go).
+// userOf returns the user a session's data binds it to, for a Commit that
+// no middleware described (see Save): data that does not hold UserKey is
+// not decoded; other data is decoded by scs's GobCodec.
 func userOf(data []byte) string {
 	if !bytes.Contains(data, []byte(UserKey)) {
 		return ""
 	}
-	var user string
-	if b, ok := readUser(data); ok {
-		user = string(b)
-	} else {
-		user = decodeUser(data)
-	}
-	if CheckUserID(user) != nil {
-		return "" // the columns cannot keep it apart from another user: bound to none
-	}
-	return user
-}
-
-// decodeUser returns the UserKey value of data decoded by scs's GobCodec,
-// when it is a string.
-func decodeUser(data []byte) string {
 	_, values, err := scs.GobCodec{}.Decode(data)
 	if err != nil {
 		return ""
 	}
 	user, _ := values[UserKey].(string)
+	if CheckUserID(user) != nil {
+		return "" // the columns cannot keep it apart from another user: bound to none
+	}
 	return user
 }
 
@@ -401,9 +366,15 @@ func nullable(s string) any {
 }
 
 // userArgs are a commit's values for the user columns: NULLs for a session
-// bound to no user.
-func userArgs(ctx context.Context, data []byte) (user, ip, agent any) {
-	u := userOf(data)
+// bound to no user. The user is what the middleware said (see Save), or
+// read from data.
+func userArgs(ctx context.Context, data []byte, save Save, described bool) (user, ip, agent any) {
+	u := save.User
+	if !described {
+		u = userOf(data)
+	} else if CheckUserID(u) != nil {
+		u = ""
+	}
 	if u == "" {
 		return nil, nil, nil
 	}
@@ -415,7 +386,10 @@ func userArgs(ctx context.Context, data []byte) (user, ip, agent any) {
 // take them: cut to size, a user agent that is not UTF-8 (an HTTP header
 // may carry any byte) repaired, empty ones NULL.
 func requestArgs(ctx context.Context) (ip, agent any) {
-	info := requestOf(ctx)
+	var info Request
+	if r, ok := ctx.Value(requestKey{}).(*Request); ok {
+		info.IP, info.UserAgent = r.IP, r.UserAgent
+	}
 	ua := strings.TrimSpace(strings.ToValidUTF8(info.UserAgent, "\uFFFD"))
 	return nullable(clip.Prefix(strings.TrimSpace(info.IP), maxIP)), nullable(clip.Prefix(ua, maxUserAgent))
 }

@@ -43,8 +43,8 @@ func TestUserSessions(t *testing.T) {
 	t.Parallel()
 	s, db := usersStore(t)
 	expiry := time.Now().Add(time.Hour)
-	laptop := WithRequest(context.Background(), RequestInfo{IP: "192.0.2.1", UserAgent: "Laptop Browser/1.0"})
-	phone := WithRequest(context.Background(), RequestInfo{IP: "2001:db8::1", UserAgent: "Phone Browser/2.0"})
+	laptop := WithRequest(context.Background(), &Request{IP: "192.0.2.1", UserAgent: "Laptop Browser/1.0"})
+	phone := WithRequest(context.Background(), &Request{IP: "2001:db8::1", UserAgent: "Phone Browser/2.0"})
 	a, b, c := tokenFor("ada", 1), tokenFor("ada", 2), tokenFor("ada", 3)
 	bob, anon := tokenFor("bob", 1), tokenFor("anon", 1)
 	for _, w := range []struct {
@@ -185,7 +185,7 @@ func TestLastSeenAtMostOnceAMinute(t *testing.T) {
 		return time.Since(list[0].LastSeen)
 	}
 	set("30 SECOND")
-	ctx := WithRequest(context.Background(), RequestInfo{IP: "192.0.2.9", UserAgent: strings.Repeat("x", 1000)})
+	ctx := WithRequest(context.Background(), &Request{IP: "192.0.2.9", UserAgent: strings.Repeat("x", 1000)})
 	if _, _, err := s.FindCtx(ctx, tokenA); err != nil {
 		t.Fatal(err)
 	}
@@ -212,10 +212,11 @@ func TestCommitWritesLastSeenAtMostOnceAMinute(t *testing.T) {
 	t.Parallel()
 	s, db := usersStore(t)
 	expiry := time.Now().Add(time.Hour)
-	laptop := RequestInfo{IP: "192.0.2.1", UserAgent: "Laptop Browser/1.0"}
-	commit := func(info RequestInfo, user string) {
+	laptop := &Request{IP: "192.0.2.1", UserAgent: "Laptop Browser/1.0"}
+	commit := func(info *Request, user string) {
 		t.Helper()
-		if err := s.CommitCtx(WithRequest(context.Background(), info), tokenA, userData(t, user), expiry); err != nil {
+		fresh := &Request{IP: info.IP, UserAgent: info.UserAgent}
+		if err := s.CommitCtx(WithRequest(context.Background(), fresh), tokenA, userData(t, user), expiry); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -238,17 +239,17 @@ func TestCommitWritesLastSeenAtMostOnceAMinute(t *testing.T) {
 	for _, step := range []struct {
 		name    string
 		seen    string // last_seen before the commit, ago
-		info    RequestInfo
+		info    *Request
 		user    string
 		written bool
 	}{
 		{"nothing changed, seen 30s ago", "30 SECOND", laptop, "ada", false},
-		{"no address or user agent given", "30 SECOND", RequestInfo{}, "ada", false},
+		{"no address or user agent given", "30 SECOND", &Request{}, "ada", false},
 		{"seen 2 minutes ago", "2 MINUTE", laptop, "ada", true},
-		{"another address", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: laptop.UserAgent}, "ada", true},
-		{"another user agent", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "ada", true},
-		{"another user", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "bob", true},
-		{"a user differing by letter case", "30 SECOND", RequestInfo{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "Bob", true},
+		{"another address", "30 SECOND", &Request{IP: "192.0.2.2", UserAgent: laptop.UserAgent}, "ada", true},
+		{"another user agent", "30 SECOND", &Request{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "ada", true},
+		{"another user", "30 SECOND", &Request{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "bob", true},
+		{"a user differing by letter case", "30 SECOND", &Request{IP: "192.0.2.2", UserAgent: "Laptop Browser/1.1"}, "Bob", true},
 	} {
 		setSeen(step.seen)
 		commit(step.info, step.user)
@@ -300,7 +301,7 @@ func TestCheckUserID(t *testing.T) {
 func TestSessionOfAnInvalidUserIDIsBoundToNone(t *testing.T) {
 	t.Parallel()
 	s, db := usersStore(t)
-	ctx := WithRequest(context.Background(), RequestInfo{IP: "192.0.2.1", UserAgent: "Browser"})
+	ctx := WithRequest(context.Background(), &Request{IP: "192.0.2.1", UserAgent: "Browser"})
 	for i, id := range []string{"ada ", "ada\xff", strings.Repeat("x", 256)} {
 		token := tokenFor("bad", i)
 		if err := s.CommitCtx(ctx, token, userData(t, id), time.Now().Add(time.Hour)); err != nil {
