@@ -87,26 +87,76 @@ func reading(keys []string, get func(string) any, deadline time.Time) sessionRea
 	return r
 }
 
-// saving compares the session now with before.
+// saving compares the session now with before: whether it changed, and
+// how to apply its changes to the session as another request saved it.
 func (k *Kit) saving(ctx context.Context, before sessionReading) sessionmysql.Save {
 	user, _ := k.Manager.Get(ctx, sessionmysql.UserKey).(string)
 	get := func(key string) any { return k.Manager.Get(ctx, key) }
-	return sessionmysql.Save{User: user, Changed: before.changed(k.Manager.Keys(ctx), get, k.Manager.Deadline(ctx))}
-}
-
-// changed reports whether a session of keys, with get's values and
-// deadline, differs from r.
-func (r sessionReading) changed(keys []string, get func(string) any, deadline time.Time) bool {
-	if len(keys) != len(r.values) || !deadline.Equal(r.deadline) {
-		return true
-	}
-	for _, key := range keys {
-		old, ok := r.values[key]
-		if !ok || !sameValue(old, get(key)) {
-			return true
+	c := before.changes(k.Manager.Keys(ctx), get, k.Manager.Deadline(ctx))
+	save := sessionmysql.Save{User: user, Changed: c.any()}
+	if save.Changed {
+		codec := k.Manager.Codec
+		save.Merge = func(stored []byte) ([]byte, string, error) {
+			deadline, values, err := codec.Decode(stored)
+			if err != nil {
+				return nil, "", err
+			}
+			c.apply(&deadline, values)
+			user, _ := values[sessionmysql.UserKey].(string)
+			b, err := codec.Encode(deadline, values)
+			return b, user, err
 		}
 	}
-	return false
+	return save
+}
+
+// changes is what a request changed in its session: the keys it put (with
+// their values) or removed, and its deadline if it moved it.
+type changes struct {
+	put      map[string]any
+	removed  []string
+	deadline *time.Time
+}
+
+func (c changes) any() bool { return len(c.put) > 0 || len(c.removed) > 0 || c.deadline != nil }
+
+// apply makes c's changes to a session's deadline and values.
+func (c changes) apply(deadline *time.Time, values map[string]any) {
+	for key, v := range c.put {
+		values[key] = v
+	}
+	for _, key := range c.removed {
+		delete(values, key)
+	}
+	if c.deadline != nil {
+		*deadline = *c.deadline
+	}
+}
+
+// changes compares a session of keys, with get's values and deadline,
+// with r.
+func (r sessionReading) changes(keys []string, get func(string) any, deadline time.Time) changes {
+	var c changes
+	if !deadline.Equal(r.deadline) {
+		c.deadline = &deadline
+	}
+	now := make(map[string]bool, len(keys))
+	for _, key := range keys {
+		now[key] = true
+		v := get(key)
+		if old, ok := r.values[key]; !ok || !sameValue(old, v) {
+			if c.put == nil {
+				c.put = map[string]any{}
+			}
+			c.put[key] = v
+		}
+	}
+	for key := range r.values {
+		if !now[key] {
+			c.removed = append(c.removed, key)
+		}
+	}
+	return c
 }
 
 // encodedValue is the snapshot of a value of a type that encodes itself

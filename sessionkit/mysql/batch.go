@@ -73,6 +73,14 @@ type op struct {
 	err    error
 	// user, ip, agent: a commit's values for the user columns (nil: NULL)
 	user, ip, agent any
+	// readSum: for an update (or a renewal), MD5 of the stored data the
+	// request read, which the row must still hold; merge applies the
+	// request's changes to what another request stored meanwhile (see
+	// Save.Merge); merged says that it did.
+	readSum string
+	merge   func([]byte) ([]byte, string, error)
+	merged  bool
+	merges  int // how often
 	// doubt: the op's statement was cancelled while the server may still
 	// run it; its token stays fenced for a while (see doubtWindow).
 	doubt bool

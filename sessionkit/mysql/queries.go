@@ -20,6 +20,7 @@ type queries struct {
 	// The sessions of a user (see users.go).
 	usersAlter   string
 	userSessions string
+	lockData     string // a renewal's read of the session it renews
 }
 
 // dialect is the form in which the server takes the store's writes with a
@@ -87,6 +88,7 @@ func newQueries(t tableName) queries {
 			"  ADD INDEX " + quoteIdent(t.userIndexName()) + " (user_id)",
 		userSessions: "SELECT token, " + timeText("created") + ", " + timeText("last_seen") + ", ip, user_agent FROM " + q +
 			" WHERE " + exactUser + " AND expiry > UTC_TIMESTAMP(6) ORDER BY last_seen DESC",
+		lockData: "SELECT data FROM " + q + " WHERE " + exactToken + " FOR UPDATE",
 		columns: "SELECT LOWER(COLUMN_NAME), LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, COLLATION_NAME " +
 			"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = ?",
 		leaseTableExists: "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = '" + leaseTableName + "'",
@@ -170,9 +172,10 @@ func (q queries) upsert(rows int, d dialect, users bool) string {
 
 // update writes rows sessions that requests found, in one statement, only
 // those that still exist and have not expired, so that it never brings back
-// a deleted session. Each column takes its row's value by token; with the
-// user columns it sets them as upsert does. See updateArgs for the
-// arguments.
+// a deleted session, and only where the data is still what the request read
+// (MD5(data), when the request gave a sum: see Save.Merge). Each column
+// takes its row's value by token; with the user columns it sets them as
+// upsert does. See Store.update for the arguments.
 func (q queries) update(rows int, d dialect, users bool) string {
 	bound := writeLockBound
 	if rows > 1 {
@@ -198,13 +201,16 @@ func (q queries) update(rows int, d dialect, users bool) string {
 			", ip = " + byToken("IF(? IS NULL, NULL, COALESCE(?, ip))") +
 			", user_agent = " + byToken("IF(? IS NULL, NULL, COALESCE(?, user_agent))")
 	}
+	// The data as read: a NULL sum asks nothing. The condition is checked
+	// before the row is written, on the row as stored.
+	unchanged := " AND IFNULL(" + byToken("?") + " = MD5(data), TRUE)"
 	if rows == 1 {
-		return bounded(d, bound, "UPDATE", " "+q.table+" SET "+set+" WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
+		return bounded(d, bound, "UPDATE", " "+q.table+" SET "+set+" WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)"+unchanged)
 	}
 	list := strings.TrimSuffix(strings.Repeat("?,", rows), ",")
 	exact := strings.TrimSuffix(strings.Repeat("CAST(? AS BINARY),", rows), ",")
 	return bounded(d, bound, "UPDATE", " "+q.table+" SET "+set+
-		" WHERE token IN ("+list+") AND CAST(token AS BINARY) IN ("+exact+") AND expiry > UTC_TIMESTAMP(6)")
+		" WHERE token IN ("+list+") AND CAST(token AS BINARY) IN ("+exact+") AND expiry > UTC_TIMESTAMP(6)"+unchanged)
 }
 
 // retire expires one session now, unless it has expired already, and

@@ -45,7 +45,7 @@ func TestRenewalAfterTheOldSessionEndedWritesNothing(t *testing.T) {
 			}
 			// The other tab read the session before the renewal began;
 			// its Destroy deletes what the renewal left.
-			markFound(other, old)
+			markFound(other, old, nil)
 			if err := s.DeleteCtx(other, old); err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,8 @@ package mysql
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"sync"
 )
 
@@ -54,15 +56,16 @@ type Request struct {
 	PlainToken string
 
 	mu      sync.Mutex
-	seen    map[string]seen // what Find read, for touch coalescing
-	found   map[string]bool // found or written: a Commit is an update
-	gone    map[string]bool // ended while the request ran: never written again
-	deleted map[string]bool // deleted by this request
-	lost    bool            // a session the request found was ended by another
-	retired string          // a session the request found and deleted: a renewal's source
-	login   bool            // MarkLogin: a new session may follow a lost one
-	ended   bool            // the last Commit wrote nothing: its session ended
-	save    *Save           // what Saving said of the next Commit
+	seen    map[string]seen   // what Find read, for touch coalescing
+	found   map[string]bool   // found or written: a Commit is an update
+	gone    map[string]bool   // ended while the request ran: never written again
+	deleted map[string]bool   // deleted by this request
+	lost    bool              // a session the request found was ended by another
+	retired string            // a session the request found and deleted: a renewal's source
+	login   bool              // MarkLogin: a new session may follow a lost one
+	ended   bool              // the last Commit wrote nothing: its session ended
+	save    *Save             // what Saving said of the next Commit
+	sums    map[string]string // MD5 of each session's stored data, as read or written
 }
 
 // Save is what a middleware knows of the Commit that scs is about to make
@@ -78,6 +81,14 @@ type Save struct {
 	// those the request loaded. A Commit of an unchanged session is an
 	// expiry-only write, or none (see Config.TouchInterval).
 	Changed bool
+	// Merge, if set, applies the request's changes (the keys it put or
+	// removed, and its deadline if it moved it) to stored, the session as
+	// another request saved it since this request read it, and returns the
+	// merged session and the user it is bound to. With it, a Commit of a
+	// session the request found is written only over the data the request
+	// read; when another request saved the session meanwhile, the store
+	// reads it again and writes the merge instead (see the package docs).
+	Merge func(stored []byte) (merged []byte, user string, err error)
 }
 
 type requestKey struct{}
@@ -127,6 +138,7 @@ func memoOf(ctx context.Context) (*Request, bool) {
 	m.mu.Lock()
 	if m.found == nil {
 		m.seen, m.found, m.gone, m.deleted = map[string]seen{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+		m.sums = map[string]string{}
 	}
 	m.mu.Unlock()
 	return m, true
@@ -159,11 +171,42 @@ func MarkLogin(ctx context.Context) {
 	}
 }
 
-// markFound records that the request found token's session.
-func markFound(ctx context.Context, token string) {
+// markFound records that the request found token's session, stored as
+// stored.
+func markFound(ctx context.Context, token string, stored []byte) {
 	if m, ok := memoOf(ctx); ok {
+		sum := dataSum(stored)
 		m.mu.Lock()
 		m.found[token] = true
+		m.sums[token] = sum
+		m.mu.Unlock()
+	}
+}
+
+// dataSum is what MD5(data) gives for stored on the server.
+func dataSum(stored []byte) string {
+	sum := md5.Sum(stored)
+	return hex.EncodeToString(sum[:])
+}
+
+// readSum returns the sum of token's stored data as the request last read
+// or wrote it, when the request can merge (see Save.Merge).
+func readSum(ctx context.Context, token string, save Save) string {
+	m, ok := memoOf(ctx)
+	if !ok || save.Merge == nil {
+		return ""
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sums[token]
+}
+
+// markSum records what the request wrote for token.
+func markSum(ctx context.Context, token string, stored []byte) {
+	if m, ok := memoOf(ctx); ok {
+		sum := dataSum(stored)
+		m.mu.Lock()
+		m.sums[token] = sum
 		m.mu.Unlock()
 	}
 }

@@ -359,7 +359,7 @@ func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool
 		if plain, ok := s.plainTokenFor(ctx, token); ok {
 			b, found, err := s.upgradeOnFind(ctx, plain, token)
 			if found {
-				markFound(ctx, token)
+				markFound(ctx, token, nil) // moved: nothing to merge with
 			}
 			return b, found, err
 		}
@@ -370,7 +370,7 @@ func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool
 		s.unreadable(token, err)
 		return nil, false, nil
 	}
-	markFound(ctx, token)
+	markFound(ctx, token, o.data)
 	if s.cfg.TouchInterval > 0 {
 		if expiry, err := time.Parse(expiryLayout, o.expiry); err == nil {
 			s.remember(ctx, token, data, expiry)
@@ -437,6 +437,12 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 			return s.wrap("commit", err)
 		}
 		o := &op{kind: mode, ctx: ctx, token: token, from: from, data: stored, expiry: formatExpiry(expiry)}
+		switch mode {
+		case opUpdate:
+			o.readSum, o.merge = readSum(ctx, token, save), save.Merge
+		case opRenew:
+			o.readSum, o.merge = readSum(ctx, from, save), save.Merge
+		}
 		if has, err := s.hasUsers(ctx); err != nil {
 			return err
 		} else if has {
@@ -455,6 +461,12 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 			markRenewed(ctx, token)
 		}
 		markWritten(ctx, token)
+		markSum(ctx, token, o.data)
+		if o.merged {
+			// What is stored is the merge, not b.
+			s.forget(ctx, token)
+			return nil
+		}
 	}
 	s.remember(ctx, token, b, expiry.UTC().Truncate(time.Microsecond))
 	return nil

@@ -1,8 +1,10 @@
 package mysql
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -118,6 +120,26 @@ func (s *Store) commitRows(rows []row) {
 		s.commitRows(rows[:k])
 		s.commitRows(rows[k:])
 		return
+	}
+	if rows[0].last().kind == opUpdate {
+		// Saves of one session by several requests are each written, in
+		// the order they were made, each merged with the one before it
+		// (see Save.Merge): the first in this statement, the others one by
+		// one after it.
+		var later []*op
+		for i, r := range rows {
+			if len(r.ops) > 1 && r.last().merge != nil {
+				later = append(later, r.ops[1:]...)
+				rows[i] = row{ops: r.ops[:1]}
+			}
+		}
+		if len(later) > 0 {
+			defer func() {
+				for _, o := range later {
+					s.commitRows(s.liveRows([]row{{ops: []*op{o}}}))
+				}
+			}()
+		}
 	}
 	ops := opsOf(rows)
 	ctx, cancel := s.batchContext(ops)
@@ -293,6 +315,10 @@ func (s *Store) update(ctx context.Context, rows []row) error {
 			args = append(args, pick(i).token)
 		}
 	}
+	for i := range n {
+		o := pick(i)
+		args = append(append(args, token(o)...), nullable(o.readSum))
+	}
 	stmt, err := s.prepare(ctx, &s.updates[size])
 	if err != nil {
 		return err
@@ -309,6 +335,8 @@ func (s *Store) update(ctx context.Context, rows []row) error {
 	if changed, err := res.RowsAffected(); err == nil && changed >= int64(len(rows)) {
 		return nil
 	}
+	// Which rows are gone, and which did another request change since
+	// their request read them?
 	finds := make([]*op, len(rows))
 	for i, r := range rows {
 		finds[i] = &op{kind: opFind, ctx: ctx, token: r.last().token}
@@ -316,12 +344,66 @@ func (s *Store) update(ctx context.Context, rows []row) error {
 	if err := s.readBatch(ctx, finds); err != nil {
 		return err
 	}
+	var again []row
 	for i, r := range rows {
-		if !finds[i].found {
+		o, f := r.last(), finds[i]
+		switch {
+		case !f.found:
 			for _, o := range r.ops {
 				o.ended = true
 			}
+		case o.readSum == "" || bytes.Equal(f.data, o.data) || dataSum(f.data) == o.readSum:
+			// Written (or it held that already).
+		case o.merges >= maxMerges:
+			o.err = s.wrap("commit", fmt.Errorf("the session changed %d times while its save was merged", o.merges))
+		default:
+			if err := s.mergeInto(o, o.token, f.data); err != nil {
+				for _, o := range r.ops {
+					o.err = err
+				}
+				continue
+			}
+			again = append(again, r)
 		}
+	}
+	if len(again) > 0 {
+		return s.update(ctx, again)
+	}
+	return nil
+}
+
+// maxMerges bounds how often one save is merged with what other requests
+// saved meanwhile before it fails.
+const maxMerges = 8
+
+// mergeInto makes o write the merge of its request's changes into stored,
+// the session as another request saved it meanwhile under token, over that
+// data.
+func (s *Store) mergeInto(o *op, token string, stored []byte) error {
+	o.merges++
+	current, err := s.open(token, stored)
+	if err != nil {
+		return s.wrap("commit", fmt.Errorf("reading the session another request saved, to merge with it: %w", err))
+	}
+	merged, user, err := o.merge(current)
+	if err != nil {
+		return s.wrap("commit", fmt.Errorf("merging with the session another request saved: %w", err))
+	}
+	sealed, err := s.seal(o.token, merged)
+	if err != nil {
+		return s.wrap("commit", err)
+	}
+	if err := s.checkSize(o.ctx, len(sealed)); err != nil {
+		return err
+	}
+	o.data, o.readSum, o.merged = sealed, dataSum(stored), true
+	if CheckUserID(user) != nil {
+		user = ""
+	}
+	if o.user = nullable(user); o.user == nil {
+		o.ip, o.agent = nil, nil
+	} else if o.ip == nil && o.agent == nil {
+		o.ip, o.agent = requestArgs(o.ctx)
 	}
 	return nil
 }
@@ -369,16 +451,35 @@ func (s *Store) retireOne(o *op) {
 func (s *Store) renewOne(o *op) {
 	del, err := s.prepare(o.ctx, &s.del)
 	var insert *sql.Stmt
+	var mergeErr error // the merge failed: nothing is written
 	if err == nil {
 		insert, err = s.prepare(o.ctx, &s.writes.stmts[0])
 	}
 	if err == nil {
 		err = s.retry(o.ctx, func() error {
+			mergeErr = nil
 			tx, err := s.db.BeginTx(o.ctx, nil)
 			if err != nil {
 				return err
 			}
 			defer tx.Rollback() //nolint:errcheck // after Commit, or on an error already returned
+			if o.readSum != "" {
+				// Start from the session as it is now, merged, if
+				// another request saved it since this one read it.
+				var stored []byte
+				err := tx.QueryRowContext(o.ctx, s.q.lockData, o.from, o.from).Scan(&stored)
+				if err == sql.ErrNoRows {
+					o.ended = true
+					return nil
+				} else if err != nil {
+					return err
+				}
+				if dataSum(stored) != o.readSum {
+					if mergeErr = s.mergeInto(o, o.from, stored); mergeErr != nil {
+						return nil
+					}
+				}
+			}
 			res, err := tx.StmtContext(o.ctx, del).ExecContext(o.ctx, o.from, o.from)
 			if err != nil {
 				return err
@@ -394,6 +495,8 @@ func (s *Store) renewOne(o *op) {
 		})
 	}
 	switch {
+	case err == nil && mergeErr != nil:
+		o.err = mergeErr
 	case err == nil:
 	case isContextError(err):
 		o.doubt, o.err = true, s.wrap("commit", err)
