@@ -127,7 +127,7 @@ func TestREADMEMainServes(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	if status, body, _ := get(t, browser, base+"/sessions"); status/100 == 5 || strings.Contains(body, "this device") {
+	if status, body, _ := get(t, browser, base+"/sessions"); status/100 == 5 || strings.Contains(body, `"Current"`) {
 		t.Errorf("GET /sessions, not logged in: %d %q, want no server error and no list", status, body)
 	}
 	resp, err := browser.PostForm(base+"/login", url.Values{"user": {"alice"}})
@@ -138,8 +138,10 @@ func TestREADMEMainServes(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST /login: %s, want 303", resp.Status)
 	}
-	if status, body, _ := get(t, browser, base+"/sessions"); status != http.StatusOK || !strings.Contains(body, "this device: true") {
-		t.Errorf("GET /sessions, logged in: %d %q, want the list with this device", status, body)
+	status, body, _ := get(t, browser, base+"/sessions")
+	var list []struct{ Current bool }
+	if err := json.Unmarshal([]byte(body), &list); status != http.StatusOK || err != nil || len(list) != 1 || !list[0].Current {
+		t.Errorf("GET /sessions, logged in: %d %q, want the list of one session, this device's", status, body)
 	}
 
 	reads := func(families map[string]*dto.MetricFamily) float64 {

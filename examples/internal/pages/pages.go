@@ -58,7 +58,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, page string, v vi
 	v.CookieDropped = p.kit.SecureCookieOverHTTP(r)
 	var buf bytes.Buffer
 	if err := templates.ExecuteTemplate(&buf, page, v); err != nil {
-		serverError(w, r, err)
+		ServerError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -107,9 +107,9 @@ func (p *Pages) Message(w http.ResponseWriter, r *http.Request, message string) 
 	p.render(w, r, "get", view{Title: "Read it back", Data: message})
 }
 
-// serverError logs err and answers a plain 500, which shows the visitor
+// ServerError logs err and answers a plain 500, which shows the visitor
 // nothing of it.
-func serverError(w http.ResponseWriter, r *http.Request, err error) {
+func ServerError(w http.ResponseWriter, r *http.Request, err error) {
 	slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }

@@ -23,7 +23,7 @@ func (p *Pages) Sessions(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := p.kit.Sessions(ctx, user)
 	if err != nil {
-		serverError(w, r, err)
+		ServerError(w, r, err)
 		return
 	}
 	// This device first, then the others as Sessions orders them, most
@@ -59,7 +59,7 @@ func (p *Pages) Revoke(w http.ResponseWriter, r *http.Request) {
 	if user := p.kit.UserID(ctx); user != "" {
 		err := p.kit.Revoke(ctx, user, r.PostFormValue("id"))
 		if err != nil && !errors.Is(err, sessionkit.ErrNoSession) {
-			serverError(w, r, err)
+			ServerError(w, r, err)
 			return
 		}
 	}
@@ -73,7 +73,7 @@ func (p *Pages) RevokeOthers(w http.ResponseWriter, r *http.Request) {
 	if p.kit.UserID(ctx) != "" {
 		n, err := p.kit.RevokeOthers(ctx)
 		if err != nil {
-			serverError(w, r, err)
+			ServerError(w, r, err)
 			return
 		}
 		slog.InfoContext(ctx, "ended the user's other sessions", "sessions", n)
