@@ -373,8 +373,10 @@ func (s *Store) update(ctx context.Context, rows []row) error {
 }
 
 // maxMerges bounds how often one save is merged with what other requests
-// saved meanwhile before it fails.
-const maxMerges = 8
+// saved meanwhile before it fails. Each round it loses is a round another
+// save of the session won, so n saves at once need at most n-1 rounds; the
+// caller's deadline bounds them too.
+const maxMerges = 64
 
 // mergeInto makes o write the merge of its request's changes into stored,
 // the session as another request saved it meanwhile under token, over that
