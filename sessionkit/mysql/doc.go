@@ -180,6 +180,19 @@
 // row that was not renewed (a logout). A touch that coalescing skips writes nothing and reads nothing: its
 // response keeps the cookie, and the next request finds no session.
 //
+// Concurrent saves of one session are merged, not overwritten, when the
+// middleware gives a Save with Merge (sessionkit's does): the UPDATE of a
+// session the request found holds only while MD5(data) is still what the
+// request read, so detecting a conflict costs nothing when there is none.
+// When fewer rows changed than were sent, the read that follows tells an
+// ended session from one another request saved; for the latter the store
+// opens the stored data, Merge applies the request's changes (the keys it
+// put or removed) to it, and the store seals and writes the result under
+// the same condition, up to 64 times, each lost round being a round another
+// save won. Saves of one session in one batch are written one after the
+// other. A renewal reads the session it renews (SELECT ... FOR UPDATE, in its
+// transaction) and starts from the merge.
+//
 // The store used alone, without that context, cannot tell a session it
 // found from a new one: it writes every Commit as scs's stores do (insert
 // or replace), and a request that saves after a Delete writes the session

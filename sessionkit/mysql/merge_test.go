@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -169,5 +170,36 @@ func TestGaleraConcurrentSavesMerge(t *testing.T) {
 	stores, _ := galeraStores(t, nil)
 	for _, n := range []int{2, 8, 32} {
 		checkAllKeys(t, concurrentAdds(t, stores, tokenFor("galera-merge", n), n), n)
+	}
+}
+
+// TestMergeTooLargeFailsItsSave: a merge larger than the data column holds
+// (a BLOB here) fails its save with ErrTooLarge, and the session keeps what
+// the other request saved.
+func TestMergeTooLargeFailsItsSave(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, []string{scsREADMETable})
+	defer s.Close()
+	expiry := time.Now().Add(time.Hour)
+	token := tokenFor("merge-large", 0)
+	if err := s.Commit(token, []byte("start"), expiry); err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithRequest(context.Background(), nil)
+	if _, _, err := s.FindCtx(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	other := strings.Repeat("o", 40000)
+	if err := s.Commit(token, []byte(other), expiry); err != nil {
+		t.Fatal(err)
+	}
+	ctx.Value(requestKey{}).(*Request).Saving(Save{Changed: true, Merge: func(stored []byte) ([]byte, string, error) {
+		return append(stored, strings.Repeat("m", 40000)...), "", nil
+	}})
+	if err := s.CommitCtx(ctx, token, []byte(strings.Repeat("m", 40000)), expiry); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Commit = %v; want ErrTooLarge for the merge", err)
+	}
+	if b, _, _ := s.Find(token); string(b) != other {
+		t.Fatalf("the session holds %d bytes after a refused merge, want the other request's %d", len(b), len(other))
 	}
 }
