@@ -303,9 +303,12 @@ func TestRevocationBetweenRenewTokenAndCommit(t *testing.T) {
 			case "revoke-others", "revoke-all":
 				get(t, owner, b, "/"+how)
 			case "revoke-id":
+				// The session is under way to its new token: its row has
+				// expired, so Revoke may say there is no such session,
+				// but it ends the renewal.
 				for _, s := range listed {
 					if !s.Current {
-						mustGet(t, owner, b, "/revoke?id="+s.ID, "ok")
+						get(t, owner, b, "/revoke?id="+s.ID)
 					}
 				}
 			}

@@ -61,12 +61,13 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 		}
 		ctx := context.WithValue(r.Context(), servedBy{k}, true)
 		r, sawLegacy := k.adoptLegacyCookie(r.WithContext(ctx))
+		var req *sessionmysql.Request
 		if k.store != nil {
 			// The request's record: the store records the client's address
 			// and user agent with a session bound to a user, and learns from
 			// recordSaves what each save changed, so that a request that
 			// changed nothing writes nothing.
-			req := k.request(r)
+			req = k.request(r)
 			ctx = context.WithValue(sessionmysql.WithRequest(r.Context(), req), requestRecord{}, req)
 			r = r.WithContext(ctx)
 		}
@@ -74,7 +75,7 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 		if warn || sawLegacy || k.store != nil {
 			g.beforeSend = func(h http.Header) {
 				if k.store != nil {
-					if sessionmysql.SessionEnded(ctx) {
+					if sessionmysql.SessionEnded(ctx) || req.Skipped() {
 						k.dropEndedSession(h)
 					}
 					if err := k.store.FinishRequest(ctx); err != nil {

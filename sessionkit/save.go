@@ -93,7 +93,7 @@ func (k *Kit) saving(ctx context.Context, before sessionReading) sessionmysql.Sa
 	user, _ := k.Manager.Get(ctx, sessionmysql.UserKey).(string)
 	get := func(key string) any { return k.Manager.Get(ctx, key) }
 	c := before.changes(k.Manager.Keys(ctx), get, k.Manager.Deadline(ctx))
-	save := sessionmysql.Save{User: user, Changed: c.any()}
+	save := sessionmysql.Save{User: user, Changed: c.any(), New: k.Manager.Token(ctx) == ""}
 	if save.Changed {
 		codec := k.Manager.Codec
 		save.Merge = func(stored []byte) ([]byte, string, error) {

@@ -21,6 +21,7 @@ type queries struct {
 	usersAlter   string
 	userSessions string
 	lockData     string // a renewal's read of the session it renews
+	rowExists    string // a row, expired or not
 }
 
 // dialect is the form in which the server takes the store's writes with a
@@ -88,7 +89,8 @@ func newQueries(t tableName) queries {
 			"  ADD INDEX " + quoteIdent(t.userIndexName()) + " (user_id)",
 		userSessions: "SELECT token, " + timeText("created") + ", " + timeText("last_seen") + ", ip, user_agent FROM " + q +
 			" WHERE " + exactUser + " AND expiry > UTC_TIMESTAMP(6) ORDER BY last_seen DESC",
-		lockData: "SELECT data FROM " + q + " WHERE " + exactToken + " FOR UPDATE",
+		lockData:  "SELECT data FROM " + q + " WHERE " + exactToken + " FOR UPDATE",
+		rowExists: "SELECT 1 FROM " + q + " WHERE " + exactToken,
 		columns: "SELECT LOWER(COLUMN_NAME), LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, COLLATION_NAME " +
 			"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = ?",
 		leaseTableExists: "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = '" + leaseTableName + "'",
@@ -216,14 +218,39 @@ func (q queries) update(rows int, d dialect, users bool) string {
 // retire expires one session now, unless it has expired already, and
 // leaves its row, bound to its user, for a renewal to replace or for
 // cleanup to delete (see request.go).
+//
+// The new expiry is marked: it is the last microsecond of the second before
+// now (see retired), so that cleanup leaves the row for a minute, which a
+// renewal under way needs, and a revocation counts it as a session ended.
 func (q queries) retire(d dialect) string {
-	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET expiry = UTC_TIMESTAMP(6) WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
+	return bounded(d, writeLockBound, "UPDATE", " "+q.table+" SET expiry = "+
+		"TIMESTAMP(DATE_FORMAT(UTC_TIMESTAMP(6) - INTERVAL 1 SECOND, '%Y-%m-%d %H:%i:%s.999999')) WHERE "+exactToken+" AND expiry > UTC_TIMESTAMP(6)")
 }
 
+// retired holds for a row a request retired less than a minute ago (a
+// natural expiry on the marked microsecond only waits for the next pass).
+const retired = "(MICROSECOND(expiry) = 999999 AND expiry > UTC_TIMESTAMP(6) - INTERVAL 60 SECOND)"
+
 // userRows lists the rows of a user, expired ones too (a retired session
-// whose renewal may be under way), and says which have not expired.
-func (q queries) userRows(d dialect, causal bool) string {
-	return causalRead(d, causal, "SELECT token, expiry > UTC_TIMESTAMP(6) FROM "+q.table+" WHERE "+exactUser)
+// whose renewal may be under way), and says which are sessions: not
+// expired, or retired a moment ago (under way to a new token, or a logout
+// about to be deleted).
+// With lock, the read locks the rows and the gaps of the user_id index
+// between them, so that no row of the user is inserted until the
+// transaction ends.
+func (q queries) userRows(d dialect, causal, lock bool) string {
+	query := "SELECT token, expiry > UTC_TIMESTAMP(6) OR " + retired + " FROM " + q.table + " WHERE " + exactUser
+	if lock {
+		query += " FOR UPDATE"
+	}
+	return causalRead(d, causal, query)
+}
+
+// deleteTokens deletes the rows of n tokens, exactly.
+func (q queries) deleteTokens(n int) string {
+	list := strings.TrimSuffix(strings.Repeat("?,", n), ",")
+	exact := strings.TrimSuffix(strings.Repeat("CAST(? AS BINARY),", n), ",")
+	return "DELETE FROM " + q.table + " WHERE token IN (" + list + ") AND CAST(token AS BINARY) IN (" + exact + ")"
 }
 
 // delete removes the session with exactly one token.
@@ -239,7 +266,7 @@ const cleanupBound = 8 * time.Second
 // deleteExpired deletes at most ? expired sessions, oldest first along the
 // expiry index, so that no statement holds row locks for long.
 func (q queries) deleteExpired(d dialect) string {
-	return bounded(d, cleanupBound, "DELETE", " FROM "+q.table+" WHERE expiry <= UTC_TIMESTAMP(6) ORDER BY expiry LIMIT ?")
+	return bounded(d, cleanupBound, "DELETE", " FROM "+q.table+" WHERE expiry <= UTC_TIMESTAMP(6) AND NOT "+retired+" ORDER BY expiry LIMIT ?")
 }
 
 // touch moves the expiry of one session, and nothing else (but last_seen),

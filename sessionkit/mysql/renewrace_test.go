@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -32,7 +33,9 @@ func TestRenewalAfterTheOldSessionEndedWritesNothing(t *testing.T) {
 			}
 		}},
 		{name: "Revoke by ID", between: func(t *testing.T, s *Store, old string) {
-			if err := s.Revoke(context.Background(), "ada", SessionID(old)); err != nil {
+			// The row under way to its new token has expired: no
+			// session, but deleting it ends the renewal.
+			if err := s.Revoke(context.Background(), "ada", SessionID(old)); err != nil && !errors.Is(err, ErrNoSession) {
 				t.Fatal(err)
 			}
 		}},

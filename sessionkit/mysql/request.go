@@ -64,8 +64,13 @@ type Request struct {
 	retired string            // a session the request found and deleted: a renewal's source
 	login   bool              // MarkLogin: a new session may follow a lost one
 	ended   bool              // the last Commit wrote nothing: its session ended
+	skipped bool              // the last Commit wrote nothing: unchanged, expiry moved little
 	save    *Save             // what Saving said of the next Commit
 	sums    map[string]string // MD5 of each session's stored data, as read or written
+	// iterated maps the hash of each stored token that All returned to it:
+	// scs's Iterate gives the stored token to its session, and with
+	// HashTokenInStore its Commit hashes it again.
+	iterated map[string]string
 }
 
 // Save is what a middleware knows of the Commit that scs is about to make
@@ -89,6 +94,11 @@ type Save struct {
 	// read; when another request saved the session meanwhile, the store
 	// reads it again and writes the merge instead (see the package docs).
 	Merge func(stored []byte) (merged []byte, user string, err error)
+	// New says that the session is a new one: scs's Destroy ended the one
+	// the request had, and the handler put something after it. It
+	// carries nothing of the session the request found, so it is stored
+	// as a new session, not as a renewal of that one.
+	New bool
 }
 
 type requestKey struct{}
@@ -243,7 +253,7 @@ func markEnded(ctx context.Context, token string) {
 // user in; an upsert for any other (a new session, a login's token, and
 // every session of a store used without a request's record, as with scs's
 // stores).
-func commitMode(ctx context.Context, token string) (kind opKind, from string) {
+func commitMode(ctx context.Context, token string, save Save) (kind opKind, from string) {
 	m, ok := memoOf(ctx)
 	if !ok {
 		return opCommit, ""
@@ -251,14 +261,35 @@ func commitMode(ctx context.Context, token string) (kind opKind, from string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
-	case m.gone[token], m.lost && !m.found[token] && !m.login:
+	case m.gone[token], m.lost && !m.found[token] && !m.login && !save.New:
 		return opDelete, ""
 	case m.found[token]:
 		return opUpdate, ""
-	case m.retired != "" && !m.login:
+	case m.retired != "" && !m.login && !save.New:
 		return opRenew, m.retired
 	}
 	return opCommit, ""
+}
+
+// Skipped reports whether the request's last Commit wrote nothing because
+// its session had not changed and its expiry had moved by less than
+// Config.TouchInterval. The stored expiry is then the one the client's
+// cookie already carries, so sessionkit's middleware sends no session
+// cookie: a response that only read cannot replace a newer cookie that
+// another of the client's requests set meanwhile (a Login in another tab).
+func (r *Request) Skipped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.skipped
+}
+
+// markSkipped records whether the last Commit in ctx was a skipped touch.
+func markSkipped(ctx context.Context, skipped bool) {
+	if m, ok := memoOf(ctx); ok {
+		m.mu.Lock()
+		m.skipped = skipped
+		m.mu.Unlock()
+	}
 }
 
 // markRetired records that the request retired token's session (see
@@ -292,6 +323,46 @@ func (s *Store) FinishRequest(ctx context.Context) error {
 	}
 	_, err := s.remove(ctx, token, false)
 	return err
+}
+
+// markIterated records that All returned token's session, for stored
+// under hashed tokens.
+func markIterated(ctx context.Context, token string) {
+	if m, ok := memoOf(ctx); ok {
+		h := HashToken(token)
+		m.mu.Lock()
+		if m.iterated == nil {
+			m.iterated = map[string]string{}
+		}
+		m.iterated[h] = token
+		m.mu.Unlock()
+	}
+}
+
+// storedToken returns the token a Commit or Delete in ctx is for: the one
+// All returned, when token is its hash (scs's Iterate under
+// HashTokenInStore), or token.
+func storedToken(ctx context.Context, token string) string {
+	if m, ok := memoOf(ctx); ok {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if t, ok := m.iterated[token]; ok {
+			return t
+		}
+	}
+	return token
+}
+
+// renewedFrom returns the session the request in ctx retired and may
+// renew.
+func renewedFrom(ctx context.Context) string {
+	m, ok := memoOf(ctx)
+	if !ok {
+		return ""
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.retired
 }
 
 // markRenewed records that the retired session moved to token.

@@ -406,8 +406,10 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 	if b == nil {
 		b = []byte{} // the column is NOT NULL
 	}
+	token = storedToken(ctx, token)
 	save, described := takeSave(ctx)
-	mode, from := commitMode(ctx, token)
+	mode, from := commitMode(ctx, token, save)
+	markSkipped(ctx, false)
 	if mode == opDelete {
 		// The session ended in this request, or this one would carry on
 		// one that did: nothing is written (see request.go).
@@ -418,6 +420,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 	case skipTouch:
 		// Nothing is written, and what is remembered stays what is stored.
 		s.touchesSkipped.Add(1)
+		markSkipped(ctx, true)
 		return nil
 	case writeExpiry:
 		o := &op{kind: opTouch, ctx: ctx, token: token, expiry: formatExpiry(expiry)}
@@ -487,7 +490,7 @@ func (s *Store) Delete(token string) error {
 func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
-	_, err := s.remove(ctx, token, true)
+	_, err := s.remove(ctx, storedToken(ctx, token), true)
 	return err
 }
 
@@ -529,7 +532,9 @@ func (s *Store) All() (map[string][]byte, error) {
 }
 
 // AllCtx returns the data of every unexpired session by token. With no
-// sessions the map is empty, not nil. A session whose stored data cannot be
+// sessions the map is empty, not nil. In a context of WithRequest, each is
+// recorded as found, so that scs's Iterate, which commits them in ctx,
+// writes them as updates and a session deleted meanwhile stays deleted. A session whose stored data cannot be
 // read (see Config.EncryptionKeys) is left out, logged and counted.
 func (s *Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	ctx, cancel := s.queryContext(ctx)
@@ -550,9 +555,16 @@ func (s *Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
 		if err := rows.Scan(&token, &data); err != nil {
 			return nil, s.wrap("all", err)
 		}
+		stored := data
 		if data, err = s.open(token, data); err != nil {
 			s.unreadable(token, err)
 			continue
+		}
+		// scs's Iterate commits what All returned: in a request's
+		// context, as updates of sessions found (see request.go).
+		markFound(ctx, token, stored)
+		if s.cfg.HashedTokens {
+			markIterated(ctx, token)
 		}
 		sessions[token] = data
 	}

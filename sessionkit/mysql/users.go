@@ -2,11 +2,14 @@ package mysql
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -174,7 +177,10 @@ func (s *Store) Sessions(ctx context.Context, userID string) ([]Session, error) 
 	} else if !ok {
 		return nil, s.noUsers()
 	}
-	rows, err := s.db.QueryContext(ctx, s.q.userSessions, userID, userID)
+	if err := s.checkCluster(ctx); err != nil {
+		return nil, s.wrap("listing sessions", err)
+	}
+	rows, err := s.db.QueryContext(ctx, causalRead(dialect(s.dialect.Load()), s.causalReads(), s.q.userSessions), userID, userID)
 	if err != nil {
 		return nil, s.wrap("listing sessions", err)
 	}
@@ -218,21 +224,16 @@ func parseExpiry(s *string) time.Time {
 // request.go) that has expired.
 type userRow struct {
 	token string
-	live  bool // not expired
+	live  bool // not expired, or retired a moment ago
 }
 
 // userRows lists userID's rows, retired ones included: deleting a retired
 // row ends the renewal that may be under way from it.
 func (s *Store) userRows(ctx context.Context, userID string) ([]userRow, error) {
-	if err := CheckUserID(userID); err != nil {
+	if err := s.checkUserRows(ctx, userID); err != nil {
 		return nil, err
 	}
-	if ok, err := s.hasUsers(ctx); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, s.noUsers()
-	}
-	rows, err := s.db.QueryContext(ctx, s.q.userRows(dialect(s.dialect.Load()), s.causalReads()), userID, userID)
+	rows, err := s.db.QueryContext(ctx, s.q.userRows(dialect(s.dialect.Load()), s.causalReads(), false), userID, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -261,52 +262,138 @@ func (s *Store) Revoke(ctx context.Context, userID, id string) error {
 	}
 	for _, r := range rows {
 		if SessionID(r.token) == id {
-			_, err := s.remove(ctx, r.token, false)
-			return err
+			// A retired row (expired now, see request.go) is deleted too,
+			// which ends a renewal under way from it; but it is no
+			// session.
+			if _, err := s.remove(ctx, r.token, false); err != nil || !r.live {
+				return cmp.Or(err, ErrNoSession)
+			}
+			return nil
 		}
 	}
 	return ErrNoSession
 }
 
-// revokeRounds bounds how often RevokeUser lists a user's rows again after
-// one of them disappeared while it ran.
-const revokeRounds = 5
-
 // RevokeUser ends every session bound to userID but the one stored under
 // keepStoredToken (the token, or its hash with HashTokenInStore; empty
 // keeps none), and returns how many it ended: "log out everywhere else",
-// or everywhere after a password change. Each is deleted as Delete does,
-// after the earlier writes of that session made through this store.
-// Renewals under way end too: when a row disappears before RevokeUser
-// deletes it (a renewal moved it to a new token), the user's rows are
-// listed again.
+// or everywhere after a password change. It lists and deletes the user's
+// rows in one transaction, with a locking read, so that no renewal under
+// way (scs's RenewToken: see the package docs) can move a session of the
+// user to a new token in between: either the renewal is written first and
+// its new token is deleted, or the renewal finds its session gone. With a
+// keepStoredToken, a session the request in ctx is renewing (the one it
+// found before its RenewToken) is kept too: it is the request's own.
 func (s *Store) RevokeUser(ctx context.Context, userID, keepStoredToken string) (int, error) {
 	ctx, cancel := s.queryContext(ctx)
 	defer cancel()
+	keep := func(token string) bool {
+		return token == keepStoredToken || (keepStoredToken != "" && token == renewedFrom(ctx))
+	}
+	var ended []userRow
+	err := s.checkUserRows(ctx, userID)
+	if err == nil {
+		err = s.retry(ctx, func() error {
+			var err error
+			ended, err = s.deleteUserRows(ctx, userID, keep)
+			return err
+		})
+	}
+	if err != nil {
+		return 0, s.wrapUsers("revoking sessions", err)
+	}
 	n := 0
-	for round := 1; ; round++ {
-		rows, err := s.userRows(ctx, userID)
-		if err != nil {
-			return n, s.wrapUsers("revoking sessions", err)
+	for _, r := range ended {
+		s.forget(ctx, r.token)
+		if beforeDelete(ctx, r.token) {
+			markLost(ctx, r.token) // the request's own session: not written again
 		}
-		moved := false
-		for _, r := range rows {
-			if r.token == keepStoredToken {
-				continue
-			}
-			removed, err := s.remove(ctx, r.token, false)
-			if err != nil {
-				return n, err
-			}
-			if removed && r.live {
-				n++
-			}
-			moved = moved || !removed
-		}
-		if !moved || round == revokeRounds {
-			return n, nil
+		if r.live {
+			n++
 		}
 	}
+	return n, nil
+}
+
+// checkUserRows checks userID and that the table has the user columns, and
+// learns whether the server is a cluster node (for causal reads).
+func (s *Store) checkUserRows(ctx context.Context, userID string) error {
+	if err := CheckUserID(userID); err != nil {
+		return err
+	}
+	if ok, err := s.hasUsers(ctx); err != nil {
+		return err
+	} else if !ok {
+		return s.noUsers()
+	}
+	return s.checkCluster(ctx)
+}
+
+// deleteUserRows deletes userID's rows but those keep keeps, in one
+// transaction, and returns them. The locking read is repeated after each
+// deletion until it finds nothing more: a row another transaction inserted
+// while the read waited for a lock (a renewal's new token) may lie where the
+// read had passed, and the repeated read, which holds its locks, sees it.
+func (s *Store) deleteUserRows(ctx context.Context, userID string, keep func(string) bool) ([]userRow, error) {
+	if s.causalReads() {
+		// On a cluster node, wait until the node has applied what the
+		// cluster committed (the causal read does), so that the locking
+		// read below sees it.
+		if _, err := s.userRows(ctx, userID); err != nil {
+			return nil, err
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, or on an error already returned
+	var ended []userRow
+	for range revokeRounds {
+		found, err := s.lockUserRows(ctx, tx, userID, keep)
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			break
+		}
+		for chunk := range slices.Chunk(found, 500) {
+			args := make([]any, 0, 2*len(chunk))
+			for range 2 {
+				for _, r := range chunk {
+					args = append(args, r.token)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, s.q.deleteTokens(len(chunk)), args...); err != nil {
+				return nil, err
+			}
+		}
+		ended = append(ended, found...)
+	}
+	return ended, tx.Commit()
+}
+
+// revokeRounds bounds deleteUserRows' repeated reads.
+const revokeRounds = 10
+
+// lockUserRows reads and locks userID's rows but those keep keeps.
+func (s *Store) lockUserRows(ctx context.Context, tx *sql.Tx, userID string, keep func(string) bool) ([]userRow, error) {
+	rows, err := tx.QueryContext(ctx, s.q.userRows(dialect(s.dialect.Load()), false, true), userID, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var found []userRow
+	for rows.Next() {
+		var r userRow
+		if err := rows.Scan(&r.token, &r.live); err != nil {
+			return nil, err
+		}
+		if !keep(r.token) {
+			found = append(found, r)
+		}
+	}
+	return found, rows.Err()
 }
 
 // wrapUsers wraps err unless it already says what is wrong.

@@ -434,17 +434,25 @@ func (s *Store) deleteOne(o *op) {
 }
 
 // retireOne runs a request's Delete of a session it found: the row is
-// expired now and kept for a renewal (see request.go). A row that had
-// expired already (retired by another request) or is gone is deleted, and
-// o.ended says that another request ended the session first.
+// expired now and kept for a renewal (see request.go). A row that another
+// request retired already (a login form sent twice, a logout in another
+// tab) is left as it is: the first of the two requests to save a renewal
+// from it wins, and a logout's FinishRequest deletes it. o.ended says that
+// the row is gone: another request ended the session first.
 func (s *Store) retireOne(o *op) {
 	var changed int64
 	changed, o.err = s.execOne(o, &s.retireStmt, "delete", o.token, o.token)
 	if o.err != nil || changed > 0 {
 		return
 	}
-	_, o.err = s.execOne(o, &s.del, "delete", o.token, o.token)
-	o.ended = o.err == nil
+	var one int
+	err := s.db.QueryRowContext(o.ctx, s.q.rowExists, o.token, o.token).Scan(&one)
+	switch {
+	case err == sql.ErrNoRows:
+		o.ended = true
+	case err != nil:
+		o.err = s.wrap("delete", err)
+	}
 }
 
 // renewOne inserts a renewed token in one transaction with the deletion
