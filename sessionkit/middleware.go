@@ -75,7 +75,9 @@ func (k *Kit) Middleware(next http.Handler) http.Handler {
 		if warn || sawLegacy || k.store != nil {
 			g.beforeSend = func(h http.Header) {
 				if k.store != nil {
-					if sessionmysql.SessionEnded(ctx) || req.Skipped() {
+					// A skipped touch keeps the cookie the client sent, unless
+					// it came under the legacy name.
+					if sessionmysql.SessionEnded(ctx) || (req.Skipped() && !sawLegacy) {
 						k.dropEndedSession(h)
 					}
 					if err := k.store.FinishRequest(ctx); err != nil {

@@ -52,6 +52,10 @@ func TestRenewalAfterTheOldSessionEndedWritesNothing(t *testing.T) {
 			if err := s.DeleteCtx(other, old); err != nil {
 				t.Fatal(err)
 			}
+			// Its response: the logged-out row is deleted.
+			if err := s.FinishRequest(other); err != nil {
+				t.Fatal(err)
+			}
 		}},
 		{name: "RevokeUser during a login", login: true, between: func(t *testing.T, s *Store, _ string) {
 			if _, err := s.RevokeUser(context.Background(), "ada", ""); err != nil {
@@ -109,9 +113,9 @@ func TestRenewalAfterTheOldSessionEndedWritesNothing(t *testing.T) {
 }
 
 // TestLogoutOfARetiredSessionCounts: a request that logs out (Destroy)
-// leaves nothing that counts as a session: Sessions does not list it,
-// RevokeUser does not count it, and the row is gone once RevokeUser or
-// cleanup has run.
+// leaves nothing that counts as a session once its response is sent
+// (FinishRequest): Sessions does not list it, RevokeUser does not count
+// it, and no row is left.
 func TestLogoutOfARetiredSessionCounts(t *testing.T) {
 	t.Parallel()
 	s, db := usersStore(t)
@@ -126,6 +130,9 @@ func TestLogoutOfARetiredSessionCounts(t *testing.T) {
 		t.Fatal(found, err)
 	}
 	if err := s.DeleteCtx(ctx, tokenFor("a", 0)); err != nil { // Destroy
+		t.Fatal(err)
+	}
+	if err := s.FinishRequest(ctx); err != nil { // its response
 		t.Fatal(err)
 	}
 	if list, err := s.Sessions(context.Background(), "ada"); err != nil || len(list) != 2 {
