@@ -226,7 +226,7 @@ func (s *Store) upsert(ctx context.Context, rows []row) error {
 			args = append(args, o.user, o.ip, o.agent)
 		}
 	}
-	stmt, err := s.prepare(ctx, &s.writes.stmts[size])
+	stmt, err := s.prepare(ctx, &s.upserts[size])
 	if err != nil {
 		return err
 	}
