@@ -83,24 +83,23 @@
 //
 // # Concurrency
 //
-// Finds and writes each have MaxInflight slots (4 in DefaultConfig): at
-// most that many statements of each run at once for a store. A call that
-// finds a slot free runs its statement at once; any other waits in a
-// queue, and the next statement to start takes everything queued that one
-// statement can take as one batch (up to 64 sessions and 1 MiB, calls of
-// one kind; a Delete or an expiry-only touch alone), under a context that
-// ends when the last of its callers has gone or the store is closed. A
-// statement that runs past 50ms gives its slot up (at most eight times
-// MaxInflight statements run past their slots), so that a locked row or a
-// stalled server does not take every slot. Writes keep a per-token order:
-// a write starts only when no earlier write of its session is running,
-// queued ahead of it or in doubt; a write is in doubt when its callers have
-// gone while the server may still apply it, until the server's bound on it
-// has passed (the doubt window: a second and a margin on MariaDB; MySQL
-// bounds no write statement, so there the store does not wait, and does
-// not batch writes). A write batch that the server refuses is split in
-// halves, down to single sessions, so that only the calls of the session
-// it refuses fail.
+// A store's Finds and its writes each have MaxInflight slots (4 in
+// DefaultConfig) for their statements. A call that finds a slot free runs
+// its statement at once; any other waits in a queue, and the next statement
+// to start takes everything queued that one statement can take as one batch
+// (up to 64 sessions and 1 MiB, calls of one kind; a Delete or an
+// expiry-only touch alone), under a context that ends when the last of its
+// callers has gone or the store is closed. A statement that runs past 50ms
+// gives its slot up, so that a locked row or a stalled server does not take
+// every slot (no statement starts while eight times MaxInflight run past
+// theirs). Writes keep a per-token order: a write starts only when no
+// earlier write of its session is running, queued ahead of it or in doubt; a
+// write is in doubt when its callers have gone while the server may still
+// apply it, until the server's bound on it has passed (the doubt window: a
+// second and a margin on MariaDB; MySQL bounds no write statement, so there
+// the store does not wait, and does not batch writes). A write batch that
+// the server refuses is split in halves, down to single sessions, so that
+// only the calls of the session it refuses fail.
 //
 // # Round trips and batching
 //
