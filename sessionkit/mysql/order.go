@@ -14,12 +14,12 @@ import "time"
 type writeOrder struct {
 	b      *batcher
 	held   map[string]int       // writes running or in doubt, by token
-	behind map[string]bool      // tokens of writes left queued by the batch being taken
+	behind map[string]bool      // tokens of writes left queued by the batch being taken (nil: none)
 	doubts map[*time.Timer]bool // doubt windows not yet over
 }
 
 func newWriteOrder(b *batcher) *writeOrder {
-	return &writeOrder{b: b, held: map[string]int{}, behind: map[string]bool{}, doubts: map[*time.Timer]bool{}}
+	return &writeOrder{b: b, held: map[string]int{}, doubts: map[*time.Timer]bool{}}
 }
 
 // waits reports whether a write of token called now must queue: an earlier
@@ -49,9 +49,13 @@ func (w *writeOrder) free(token string) bool {
 // leave notes that a write of token stays queued: later writes of the
 // token must not pass it.
 func (w *writeOrder) leave(token string) {
-	if w != nil {
-		w.behind[token] = true
+	if w == nil {
+		return
 	}
+	if w.behind == nil {
+		w.behind = map[string]bool{}
+	}
+	w.behind[token] = true
 }
 
 // took holds the tokens of a batch that starts.
@@ -59,7 +63,7 @@ func (w *writeOrder) took(batch []*op) {
 	if w == nil {
 		return
 	}
-	clear(w.behind)
+	w.behind = nil
 	for _, o := range batch {
 		w.held[o.token]++
 	}
