@@ -2,32 +2,17 @@ package mysql
 
 import (
 	"context"
-	"math"
 	"slices"
 	"sync"
 	"time"
 )
 
-// Batching. At most maxInflight statements of one kind (reads or writes)
-// hold a slot at once for a store. A Find or Commit that arrives while every
-// slot is taken waits in a queue, and the next statement to start takes
-// everything queued that one statement can take (up to batchMaxRows
-// sessions and batchMaxBytes of data) into one statement: one round trip and,
-// for writes, one transaction for all of them.
-//
-// Three rules keep one slow session from holding up the others:
-//   - a statement that runs longer than slowStatement gives its slot up, so
-//     that a locked row or a stalled server does not take every slot (as
-//     many statements again may run past their slots, no more, so that a
-//     stalled server is not sent ever more);
-//   - writes are fenced by token: a Commit or Delete never runs while an
-//     earlier write of the same session is still running, so writes of one
-//     session are applied in the order they were made, and the calls
-//     queued behind a locked row wait without taking a slot;
-//   - every call waits at most until its own context ends (bounded by
-//     QueryTimeout from the moment it was made), queued or running; a
-//     write cancelled while the server may still apply it keeps its token
-//     fenced until the server's bound on it has passed (doubtWindow).
+// The store's concurrency is described in one paragraph in the package docs
+// (# Concurrency). Its parts: batcher, below (slots, queue and batches, for
+// Finds and for writes); writeOrder (the per-token order of writes and the
+// doubt window, order.go); batchContext (the context a batch runs under,
+// batchctx.go); commitRows (the splitting of a refused write batch,
+// write.go).
 const (
 	batchMaxRows  = 64
 	batchMaxBytes = 1 << 20
@@ -43,6 +28,25 @@ const (
 // the server's max_prepared_stmt_count (16382 by default) over all
 // connections.
 var batchSizes = []int{1, 2, 4, 8, 16, 32, 64}
+
+// sizedStmts returns a statement for each of batchSizes, built by query.
+func sizedStmts(query func(rows int, d dialect) string) []lazyStmt {
+	stmts := make([]lazyStmt, len(batchSizes))
+	for i, n := range batchSizes {
+		stmts[i].build = func(d dialect) string { return query(n, d) }
+	}
+	return stmts
+}
+
+// sizeFor returns the index in batchSizes of the smallest statement that
+// takes n sessions.
+func sizeFor(n int) int {
+	i := 0
+	for i < len(batchSizes)-1 && batchSizes[i] < n {
+		i++
+	}
+	return i
+}
 
 type opKind uint8
 
@@ -82,47 +86,43 @@ type op struct {
 	merged  bool
 	merges  int // how often
 	// doubt: the op's statement was cancelled while the server may still
-	// run it; its token stays fenced for a while (see doubtWindow).
+	// run it; its token stays held for a while (see writeOrder).
 	doubt bool
 	done  chan struct{} // closed once err and the result are set; nil inline
 }
 
-// batcher queues ops of one kind and runs them in batches.
+// lane is what tells the store's two batchers apart.
+type lane struct {
+	what    string      // the operation its errors name: "find" or "commit"
+	slots   int         // Config.MaxInflight; 0: no batching
+	ordered bool        // the writes: each session's run in call order
+	run     func([]*op) // runs a batch's statement, setting each op's result
+}
+
+// batcher runs the calls of one lane. At most slots statements hold a slot
+// at once; a call that finds one free runs at once, in its caller's
+// goroutine, and any other waits in the queue until a drainer (a goroutine
+// holding a slot) takes it into a batch. Without batching (slots 0) every
+// call runs at once, with a statement of its own.
 type batcher struct {
-	maxInflight int  // statements that hold a slot at once
-	maxRows     int  // sessions per statement: batchMaxRows, or 1 unbatched
-	fence       bool // one running statement per token, in call order
-	// single, when it reports true, keeps every statement to one session
-	// (writes where the server gives no per-statement bound).
-	single func() bool
-	inline bool // a call that finds a free slot (and no fence) runs in its own goroutine
-	run    func(batch []*op)
-	wrap   func(error) error // adds the operation and table to an error
-	stmts  []lazyStmt        // one per batchSizes entry
-
-	closing context.Context // the store's: ends at Close
-
-	// doubtWindow is how long a token stays fenced after its statement was
-	// cancelled with the server perhaps still running it (0: not at all).
-	doubtWindow func() time.Duration
+	lane
+	s     *Store
+	order *writeOrder // for an ordered lane; nil orders nothing
 
 	mu         sync.Mutex
 	queue      []*op
-	inflight   int            // statements holding a slot
-	slow       int            // statements that gave their slot up and still run
-	running    map[string]int // fence: running (or in doubt) ops by token
-	doubts     map[*time.Timer]bool
+	inflight   int // statements holding a slot
+	slow       int // statements that gave their slot up and still run
 	closed     bool
 	calls      int64
 	statements int64
 	wg         sync.WaitGroup // drainers
 }
 
-func newBatcher(maxInflight, maxRows int, query func(rows int, d dialect) string, run func([]*op), wrap func(error) error) *batcher {
-	b := &batcher{maxInflight: maxInflight, maxRows: maxRows, run: run, wrap: wrap,
-		stmts: make([]lazyStmt, len(batchSizes)), running: map[string]int{}, doubts: map[*time.Timer]bool{}}
-	for i, n := range batchSizes {
-		b.stmts[i].build = func(d dialect) string { return query(n, d) }
+func newBatcher(s *Store, l lane) *batcher {
+	b := &batcher{lane: l, s: s}
+	if l.ordered {
+		b.order = newWriteOrder(b)
 	}
 	return b
 }
@@ -138,16 +138,15 @@ func (b *batcher) do(o *op) error {
 		return b.wrap(ErrClosed)
 	}
 	b.calls++
-	if b.inline && b.canStartLocked() && !b.fencedLocked(o.token) {
+	if b.canStartLocked() && !b.order.waits(o.token, b.queue) {
 		// A free slot: run o here, under its caller's context, as an
 		// unbatched call would, with no goroutine to hand over to.
 		b.inflight++
 		b.statements++
-		if b.fence {
-			b.running[o.token]++
-		}
+		batch := []*op{o}
+		b.order.took(batch)
 		b.mu.Unlock()
-		if b.execute([]*op{o}) {
+		if b.execute(batch) {
 			b.mu.Lock()
 			b.releaseLocked()
 			b.mu.Unlock()
@@ -179,7 +178,9 @@ func (b *batcher) do(o *op) error {
 	}
 }
 
-// kickLocked starts a drainer when a slot is free and an op can run.
+func (b *batcher) wrap(err error) error { return b.s.wrap(b.what, err) }
+
+// kickLocked starts a drainer when a slot is free and a queued op can run.
 func (b *batcher) kickLocked() {
 	if b.closed || !b.canStartLocked() || !b.runnableLocked() {
 		return
@@ -190,20 +191,14 @@ func (b *batcher) kickLocked() {
 }
 
 // canStartLocked reports whether a statement may start: a slot is free, and
-// fewer than maxSlow statements are still running after giving theirs up,
-// so that a stalled server is not sent ever more statements.
+// fewer than eight times slots statements still run after giving theirs up,
+// so that several locked sessions do not stop the others but a stalled
+// server is not sent a statement per call either.
 func (b *batcher) canStartLocked() bool {
-	return b.inflight < b.maxInflight && b.slow < b.maxSlow()
-}
-
-// maxSlow is how many statements may run past their slots: several locked
-// sessions at once must not stop the others, but a stalled server must not
-// be sent a statement per call either.
-func (b *batcher) maxSlow() int {
-	if b.maxInflight > math.MaxInt/8 {
-		return b.maxInflight
+	if b.slots == 0 {
+		return true
 	}
-	return 8 * b.maxInflight
+	return b.inflight < b.slots && b.slow/8 < b.slots // slow < 8*slots, without overflow
 }
 
 // releaseLocked gives a slot back and hands it on to queued work.
@@ -212,25 +207,25 @@ func (b *batcher) releaseLocked() {
 	b.kickLocked()
 }
 
-// rowsLimit is how many sessions one statement takes now.
-func (b *batcher) rowsLimit() int {
-	if b.single != nil && b.single() {
-		return 1
-	}
-	return b.maxRows
-}
-
 // runnableLocked reports whether a queued op may start now.
 func (b *batcher) runnableLocked() bool {
-	if !b.fence {
-		return len(b.queue) > 0
-	}
 	for _, o := range b.queue {
-		if b.running[o.token] == 0 {
+		if b.order.free(o.token) {
 			return true
 		}
 	}
 	return false
+}
+
+// rowsLimit is how many sessions one statement takes now. Writes are
+// batched only where the server bounds each write statement (MariaDB):
+// elsewhere a batch with a locked row would hold up its other sessions
+// until the lock wait times out.
+func (b *batcher) rowsLimit() int {
+	if b.slots == 0 || b.ordered && dialect(b.s.dialect.Load()) != dialectMariaDB {
+		return 1
+	}
+	return batchMaxRows
 }
 
 // drain runs batches from the queue, holding a slot, until nothing queued can
@@ -261,50 +256,38 @@ func (b *batcher) drain() {
 }
 
 // takeLocked removes from the queue, in call order, the ops one statement
-// takes: those whose token has no running write and no earlier queued write
-// left behind, of one kind (a Delete or a touch runs alone), up to maxRows sessions
-// and batchMaxBytes of data (the first op always fits).
+// takes: of one kind (a Delete or a touch alone), up to rowsLimit sessions
+// and batchMaxBytes of data (the first op always fits), and of those that
+// the order of writes lets start.
 func (b *batcher) takeLocked() []*op {
 	var batch []*op
-	var blocked map[string]bool // fence: tokens of ops left behind
+	limit, bytes := b.rowsLimit(), 0
 	kept := b.queue[:0]
-	bytes := 0
 	for i, o := range b.queue {
-		take := len(batch) < b.rowsLimit()
-		if take && b.fence && (b.running[o.token] > 0 || blocked[o.token]) {
-			take = false
-		}
-		if take && len(batch) > 0 && (o.kind != batch[0].kind || o.kind.alone()) {
-			take = false
-		}
-		if take && len(batch) > 0 && bytes+len(o.data) > batchMaxBytes {
-			take = false
-		}
-		if !take {
-			if b.fence {
-				if blocked == nil {
-					blocked = map[string]bool{}
-				}
-				blocked[o.token] = true
-			}
-			kept = append(kept, o)
-			if len(batch) == b.rowsLimit() || (len(batch) > 0 && batch[0].kind.alone()) {
-				kept = append(kept, b.queue[i+1:]...)
-				break
-			}
+		if len(batch) < limit && b.order.free(o.token) && joins(batch, bytes, o) {
+			batch = append(batch, o)
+			bytes += len(o.data)
 			continue
 		}
-		batch = append(batch, o)
-		bytes += len(o.data)
+		b.order.leave(o.token)
+		kept = append(kept, o)
+		if len(batch) == limit || (len(batch) > 0 && batch[0].kind.alone()) {
+			kept = append(kept, b.queue[i+1:]...)
+			break
+		}
 	}
 	clear(b.queue[len(kept):])
 	b.queue = kept
-	if b.fence {
-		for _, o := range batch {
-			b.running[o.token]++
-		}
-	}
+	b.order.took(batch)
 	return batch
+}
+
+// joins reports whether o may join batch, holding bytes of data.
+func joins(batch []*op, bytes int, o *op) bool {
+	if len(batch) == 0 {
+		return true
+	}
+	return o.kind == batch[0].kind && !o.kind.alone() && bytes+len(o.data) <= batchMaxBytes
 }
 
 // execute runs a batch while holding a slot, and reports whether it still
@@ -329,9 +312,8 @@ func (b *batcher) execute(batch []*op) (held bool) {
 	if !held {
 		b.slow--
 	}
-	var doubtful []string
 	for _, o := range batch {
-		if o.err != nil && o.ctx.Err() == nil && b.closing != nil && b.closing.Err() != nil {
+		if o.err != nil && o.ctx.Err() == nil && b.s.closing.Err() != nil {
 			o.err = b.wrap(ErrClosed) // cancelled by Close, not by its caller
 		} else if err := o.ctx.Err(); err != nil {
 			// The call's time was up before its answer came: whatever the
@@ -339,25 +321,16 @@ func (b *batcher) execute(batch []*op) (held bool) {
 			// even success, which database/sql may report for a statement
 			// cut short), the caller's context ended, and that is what
 			// each is told; a write is then in doubt.
-			o.doubt = o.doubt || (b.fence && o.kind != opFind)
+			o.doubt = true
 			o.err = b.wrap(err)
-		}
-		if b.fence {
-			if o.doubt {
-				doubtful = append(doubtful, o.token) // stays fenced
-			} else if b.running[o.token]--; b.running[o.token] == 0 {
-				delete(b.running, o.token)
-			}
 		}
 		if o.done != nil {
 			close(o.done)
 		}
 	}
-	if len(doubtful) > 0 {
-		b.doubtLocked(doubtful, time.Until(start.Add(b.doubtWindow())))
-	}
-	if b.fence || !held {
-		b.kickLocked() // a fenced write, or one held back by slow ones, may run now
+	b.order.finished(batch, start)
+	if b.ordered || !held {
+		b.kickLocked() // a write held back, or a call held back by slow ones, may run now
 	}
 	return held
 }
@@ -368,33 +341,17 @@ func (b *batcher) close() {
 	b.closed = true
 	queued := b.queue
 	b.queue = nil
-	for t := range b.doubts {
-		t.Stop()
-	}
-	clear(b.doubts)
+	b.order.stop()
 	b.mu.Unlock()
 	for _, o := range queued {
 		o.err = b.wrap(ErrClosed)
 		close(o.done)
 	}
 	b.wg.Wait()
-	for i := range b.stmts {
-		b.stmts[i].close()
-	}
 }
 
 func (b *batcher) counts() (calls, statements int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.calls, b.statements
-}
-
-// sizeFor returns the index in batchSizes of the smallest statement that
-// takes n sessions.
-func sizeFor(n int) int {
-	i := 0
-	for i < len(batchSizes)-1 && batchSizes[i] < n {
-		i++
-	}
-	return i
 }

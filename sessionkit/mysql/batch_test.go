@@ -68,8 +68,7 @@ func TestBatchedCallsAllLand(t *testing.T) {
 
 func TestTakeBounds(t *testing.T) {
 	t.Parallel()
-	b := newBatcher(1, batchMaxRows, func(int, dialect) string { return "" }, nil, nil)
-	b.fence = true
+	b := newBatcher(&Store{}, lane{slots: 1, ordered: true})
 	commit := func(token string, size int) *op { return &op{kind: opCommit, token: token, data: make([]byte, size)} }
 
 	for i := 0; i < 100; i++ {
@@ -78,23 +77,23 @@ func TestTakeBounds(t *testing.T) {
 	if batch := b.takeLocked(); len(batch) != batchMaxRows || len(b.queue) != 100-batchMaxRows {
 		t.Fatalf("took %d, left %d; want %d and %d", len(batch), len(b.queue), batchMaxRows, 100-batchMaxRows)
 	}
-	clear(b.running)
+	clear(b.order.held)
 
 	b.queue = []*op{commit("a", batchMaxBytes+1), commit("b", 1)}
 	if batch := b.takeLocked(); len(batch) != 1 {
 		t.Fatalf("an oversized commit was batched with %d others", len(batch)-1)
 	}
-	clear(b.running)
+	clear(b.order.held)
 
 	b.queue = []*op{commit("a", batchMaxBytes/2), commit("b", batchMaxBytes/2), commit("c", 1)}
 	if batch := b.takeLocked(); len(batch) != 2 {
 		t.Fatalf("took %d commits; want 2 within %d bytes", len(batch), batchMaxBytes)
 	}
-	clear(b.running)
+	clear(b.order.held)
 
 	// A token with a running write waits, and so do its later writes, but
 	// other tokens go ahead; a Delete runs alone.
-	b.running["busy"] = 1
+	b.order.held["busy"] = 1
 	b.queue = []*op{commit("busy", 1), commit("x", 1), {kind: opDelete, token: "y"}, commit("busy", 1), commit("z", 1), commit("y", 1)}
 	batch := b.takeLocked()
 	if got := tokensOf(batch); got != "x z" {
@@ -103,7 +102,7 @@ func TestTakeBounds(t *testing.T) {
 	if got := tokensOf(b.queue); got != "busy y busy y" {
 		t.Fatalf("left %q in the queue", got)
 	}
-	b.running = map[string]int{}
+	clear(b.order.held)
 	if batch := b.takeLocked(); tokensOf(batch) != "busy busy" {
 		t.Fatalf("took %q; want both commits of busy", tokensOf(batch))
 	}
@@ -115,7 +114,7 @@ func TestTakeBounds(t *testing.T) {
 	}
 
 	// Finds batch with each other, a token asked twice included.
-	reads := newBatcher(1, batchMaxRows, func(int, dialect) string { return "" }, nil, nil)
+	reads := newBatcher(&Store{}, lane{slots: 1})
 	reads.queue = []*op{{kind: opFind, token: "a"}, {kind: opFind, token: "b"}, {kind: opFind, token: "a"}}
 	if batch := reads.takeLocked(); len(batch) != 3 {
 		t.Fatalf("took %q of three Finds; want all", tokensOf(batch))
@@ -189,7 +188,7 @@ func TestBatchedCallWithdrawnOnCancel(t *testing.T) {
 	eventually(t, 5*time.Second, "the first commit running", func() bool {
 		s.writes.mu.Lock()
 		defer s.writes.mu.Unlock()
-		return s.writes.running[tokenA] == 1
+		return s.writes.order.held[tokenA] == 1
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -230,7 +229,7 @@ func TestBatchingOffRunsEveryCallAlone(t *testing.T) {
 	if st.CommitStatements != st.CommitCalls || st.FindStatements != st.FindCalls {
 		t.Fatalf("MaxInflight 0 still batches: %+v", st)
 	}
-	if s.reads.maxInflight != DefaultMaxInflight {
+	if s.reads.slots != DefaultMaxInflight {
 		t.Fatal("the default store does not batch")
 	}
 }

@@ -32,7 +32,7 @@ func TestMySQL84Forms(t *testing.T) {
 	if d := dialect(s.dialect.Load()); d != dialectMySQL {
 		t.Errorf("dialect %d; want dialectMySQL (%d), the SET_VAR hint", d, dialectMySQL)
 	}
-	if !s.writes.single() {
+	if s.writes.rowsLimit() != 1 {
 		t.Error("writes are batched; on MySQL, where a write carries no bound of its own, each has its own statement")
 	}
 	if err := s.checkCluster(ctx); err != nil || s.cluster.Load() != clusterNone {

@@ -81,24 +81,40 @@
 // refuse the row (also with an empty sql_mode), which the store answers with
 // ErrTooLarge and a fresh read of the capacity.
 //
+// # Concurrency
+//
+// A store's Finds and its writes each have MaxInflight slots (4 in
+// DefaultConfig) for their statements. A call that finds a slot free runs
+// its statement at once; any other waits in a queue, and the next statement
+// to start takes everything queued that one statement can take as one batch
+// (up to 64 sessions and 1 MiB, calls of one kind; a Delete or an
+// expiry-only touch alone), under a context that ends when the last of its
+// callers has gone or the store is closed. A statement that runs past 50ms
+// gives its slot up, so that a locked row or a stalled server does not take
+// every slot (no statement starts while eight times MaxInflight run past
+// theirs). Writes keep a per-token order: a write starts only when no
+// earlier write of its session is running, queued ahead of it or in doubt; a
+// write is in doubt when its callers have gone while the server may still
+// apply it, until the server's bound on it has passed (the doubt window: a
+// second and a margin on MariaDB; MySQL bounds no write statement, so there
+// the store does not wait, and does not batch writes). A write batch that
+// the server refuses is split in halves, down to single sessions, so that
+// only the calls of the session it refuses fail.
+//
 // # Round trips and batching
 //
 // Find, Commit and Delete each make one round trip: their statements are
-// prepared once per connection and reused. On top of that, at most
-// MaxInflight (4 in DefaultConfig) Find statements, and as many Commit
-// statements, hold a slot at once. Calls that arrive while every slot is
-// taken wait, and the next statement to start takes every waiting call of
-// its kind (up to 64 sessions and 1 MiB of data) into one statement: Finds
-// into one SELECT ... WHERE token IN (...), Commits into one multi-row
-// INSERT ... ON DUPLICATE KEY UPDATE, one transaction for all of them. Under
-// load the server runs far fewer statements and transactions; on an idle
-// store a call runs at once. Of two Commits of one token in a batch the
-// later wins, as it would one after the other. Statements come in sizes of
-// powers of two, padded with the batch's smallest session, and one that
-// padding would take over 1 MiB is sent as two. MaxInflight 0 gives every
-// call a statement of its own. Writes are batched only on MariaDB, where a
-// write statement carries a bound of its own (below); on MySQL a batch with
-// a locked row would hold its other sessions up to innodb_lock_wait_timeout,
+// prepared once per connection and reused. A batch of Finds is one SELECT
+// ... WHERE token IN (...), a batch of Commits one multi-row INSERT ... ON
+// DUPLICATE KEY UPDATE, one transaction for all of them. Under load the
+// server runs far fewer statements and transactions; on an idle store a
+// call runs at once. Of two Commits of one token in a batch the later wins,
+// as it would one after the other. Statements come in sizes of powers of
+// two, padded with the batch's smallest session, and one that padding
+// would take over 1 MiB is sent as two. MaxInflight 0 gives every call a
+// statement of its own. Writes are batched only on MariaDB, where a write
+// statement carries a bound of its own (below); on MySQL a batch with a
+// locked row would hold its other sessions up to innodb_lock_wait_timeout,
 // so there every write has a statement of its own.
 //
 // One slow session never holds up the others:

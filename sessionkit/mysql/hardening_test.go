@@ -33,7 +33,7 @@ func TestLockedRowHoldsUpNoOtherSession(t *testing.T) {
 	eventually(t, 5*time.Second, "12 commits waiting on the locked row", func() bool {
 		s.writes.mu.Lock()
 		defer s.writes.mu.Unlock()
-		return s.writes.running[tokenA] > 0 && s.writes.running[tokenA]+len(s.writes.queue) == waiting
+		return s.writes.order.held[tokenA] > 0 && s.writes.order.held[tokenA]+len(s.writes.queue) == waiting
 	})
 	time.Sleep(2 * slowStatement) // the running one is now slow: the worst case for the others
 
@@ -206,7 +206,7 @@ func TestBatchEndsWhenItsCallersHaveGone(t *testing.T) {
 	eventually(t, 5*time.Second, "one batch of three running", func() bool {
 		s.writes.mu.Lock()
 		defer s.writes.mu.Unlock()
-		return len(s.writes.running) == 3
+		return len(s.writes.order.held) == 3
 	})
 	wg.Wait()
 	gone := time.Now()
@@ -219,7 +219,7 @@ func TestBatchEndsWhenItsCallersHaveGone(t *testing.T) {
 	eventually(t, writeLockBound+2*time.Second, "the locked statement ended", func() bool {
 		s.writes.mu.Lock()
 		defer s.writes.mu.Unlock()
-		return len(s.writes.running) == 0
+		return len(s.writes.order.held) == 0
 	})
 	t.Logf("the locked statement ended %v after its callers had gone", time.Since(gone))
 	mustFind(t, s, tokenA, "before")
@@ -440,7 +440,7 @@ func TestDeleteIsNotUndoneByAnEarlierCommit(t *testing.T) {
 	eventually(t, 5*time.Second, "no statement running", func() bool {
 		s.writes.mu.Lock()
 		defer s.writes.mu.Unlock()
-		return len(s.writes.running) == 0
+		return len(s.writes.order.held) == 0
 	})
 	mustNotFind(t, s, tokenA)
 }
@@ -464,7 +464,7 @@ func TestCloseStopsEverything(t *testing.T) {
 		eventually(t, 5*time.Second, "a commit running", func() bool {
 			s.writes.mu.Lock()
 			defer s.writes.mu.Unlock()
-			return s.writes.running[tokenA] == 1
+			return s.writes.order.held[tokenA] == 1
 		})
 		queued <- s.Commit(tokenA, []byte("queued"), expiry)
 	}()

@@ -40,7 +40,7 @@ func (s *Store) readBatch(ctx context.Context, batch []*op) error {
 	for i := 0; i < batchSizes[size]; i++ {
 		args = append(args, batch[min(i, len(batch)-1)].token)
 	}
-	stmt, err := s.prepare(ctx, &s.reads.stmts[size])
+	stmt, err := s.prepare(ctx, &s.findMany[size])
 	if err != nil {
 		return s.wrap("find", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,7 +151,9 @@ type Store struct {
 	del           lazyStmt
 	touchStmt     lazyStmt
 	retireStmt    lazyStmt
-	updates       []lazyStmt // one per batchSizes entry
+	findMany      []lazyStmt // for a batch of Finds, one per batchSizes entry
+	upserts       []lazyStmt // for a batch of Commits
+	updates       []lazyStmt // for a batch of Commits of found sessions
 	seenStmt      lazyStmt
 	users         usersState
 	touches       touches // the last reads and writes, without a memo
@@ -265,29 +266,15 @@ func NewWithConfig(db *sql.DB, cfg Config) (*Store, error) {
 	s.del.build = s.q.delete
 	s.retireStmt.build = s.q.retire
 	s.touchStmt.build = func(d dialect) string { return s.q.touch(d, s.users.has.Load()) }
-	s.updates = make([]lazyStmt, len(batchSizes))
-	for i, n := range batchSizes {
-		s.updates[i].build = func(d dialect) string { return s.q.update(n, d, s.users.has.Load()) }
-	}
+	s.findMany = sizedStmts(func(n int, d dialect) string {
+		return s.q.findMany(n, d, s.causalReads(), s.users.has.Load(), cfg.TouchInterval > 0)
+	})
+	s.upserts = sizedStmts(func(n int, d dialect) string { return s.q.upsert(n, d, s.users.has.Load()) })
+	s.updates = sizedStmts(func(n int, d dialect) string { return s.q.update(n, d, s.users.has.Load()) })
 	s.plainFind.build = func(d dialect) string { return s.q.plainFind(d, s.causalReads()) }
 	s.moveToken.build = s.q.moveToken
-	inflight, rows := cfg.MaxInflight, batchMaxRows
-	if inflight == 0 { // unbatched: a statement for every call, at once
-		inflight, rows = math.MaxInt, 1
-	}
-	s.reads = newBatcher(inflight, rows, func(n int, d dialect) string {
-		return s.q.findMany(n, d, s.causalReads(), s.users.has.Load(), cfg.TouchInterval > 0)
-	}, s.runReads,
-		func(err error) error { return s.wrap("find", err) })
-	s.reads.inline = true
-	s.writes = newBatcher(inflight, rows, func(n int, d dialect) string { return s.q.upsert(n, d, s.users.has.Load()) }, s.runWrites,
-		func(err error) error { return s.wrap("commit", err) })
-	s.writes.inline, s.writes.fence, s.writes.doubtWindow = true, true, s.doubtWindow
-	// Where a write statement carries no bound of its own (MySQL), a batch
-	// with a locked row would hold up its other sessions until the lock
-	// wait times out: writes are not batched there.
-	s.writes.single = func() bool { return dialect(s.dialect.Load()) != dialectMariaDB }
-	s.reads.closing, s.writes.closing = s.closing, s.closing
+	s.reads = newBatcher(s, lane{what: "find", slots: cfg.MaxInflight, run: s.runReads})
+	s.writes = newBatcher(s, lane{what: "commit", slots: cfg.MaxInflight, ordered: true, run: s.runWrites})
 	if cfg.CleanupInterval > 0 {
 		s.startCleanup(cfg.CleanupInterval)
 	}
@@ -308,8 +295,10 @@ func (s *Store) Close() error {
 		for _, l := range []*lazyStmt{&s.find, &s.all, &s.del, &s.retireStmt, &s.touchStmt, &s.seenStmt, &s.plainFind, &s.moveToken} {
 			l.close()
 		}
-		for i := range s.updates {
-			s.updates[i].close()
+		for _, stmts := range [][]lazyStmt{s.findMany, s.upserts, s.updates} {
+			for i := range stmts {
+				stmts[i].close()
+			}
 		}
 	})
 	return nil

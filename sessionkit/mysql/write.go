@@ -249,7 +249,7 @@ func (s *Store) upsert(ctx context.Context, rows []row) error {
 		}
 		args = upsertArgs(args, o, users)
 	}
-	stmt, err := s.prepare(ctx, &s.writes.stmts[size])
+	stmt, err := s.prepare(ctx, &s.upserts[size])
 	if err != nil {
 		return err
 	}
@@ -463,7 +463,7 @@ func (s *Store) renewOne(o *op) {
 	var insert *sql.Stmt
 	var mergeErr error // the merge failed: nothing is written
 	if err == nil {
-		insert, err = s.prepare(o.ctx, &s.writes.stmts[0])
+		insert, err = s.prepare(o.ctx, &s.upserts[0])
 	}
 	if err == nil {
 		err = s.retry(o.ctx, func() error {
