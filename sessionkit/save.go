@@ -188,7 +188,18 @@ func sameValue(old, v any) bool {
 		b, ok := selfEncoded(v)
 		return ok && bytes.Equal(b, e.b)
 	}
-	return reflect.DeepEqual(old, v)
+	return reflect.DeepEqual(old, v) || sameEncoding(old, v)
+}
+
+// sameEncoding reports whether gob encodes a and b alike: for values that
+// reflect.DeepEqual calls different although they are not, such as a NaN,
+// which equals nothing, itself included.
+func sameEncoding(a, b any) bool {
+	var ba, bb bytes.Buffer
+	if gob.NewEncoder(&ba).Encode(&a) != nil || gob.NewEncoder(&bb).Encode(&b) != nil {
+		return false
+	}
+	return bytes.Equal(ba.Bytes(), bb.Bytes())
 }
 
 var timeType = reflect.TypeFor[time.Time]()

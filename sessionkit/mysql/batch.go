@@ -69,6 +69,7 @@ type op struct {
 	ctx    context.Context // the caller's, bounded by QueryTimeout
 	token  string
 	from   string // opRenew: the retired token the session is renewed from
+	login  bool   // opRenew: written even if from has ended (Kit.Login)
 	data   []byte // to write, or found
 	expiry string // to write, or found
 	found  bool

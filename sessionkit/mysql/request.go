@@ -253,22 +253,24 @@ func markEnded(ctx context.Context, token string) {
 // user in; an upsert for any other (a new session, a login's token, and
 // every session of a store used without a request's record, as with scs's
 // stores).
-func commitMode(ctx context.Context, token string, save Save) (kind opKind, from string) {
+func commitMode(ctx context.Context, token string, save Save) (kind opKind, from string, login bool) {
 	m, ok := memoOf(ctx)
 	if !ok {
-		return opCommit, ""
+		return opCommit, "", false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
 	case m.gone[token], m.lost && !m.found[token] && !m.login && !save.New:
-		return opDelete, ""
+		return opDelete, "", false
 	case m.found[token]:
-		return opUpdate, ""
-	case m.retired != "" && !m.login && !save.New:
-		return opRenew, m.retired
+		return opUpdate, "", false
+	case m.retired != "" && !save.New:
+		// A login's session is written even when the one it renews has
+		// ended meanwhile: its user has just proved who they are.
+		return opRenew, m.retired, m.login
 	}
-	return opCommit, ""
+	return opCommit, "", false
 }
 
 // Skipped reports whether the request's last Commit wrote nothing because

@@ -397,7 +397,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 	}
 	token = storedToken(ctx, token)
 	save, described := takeSave(ctx)
-	mode, from := commitMode(ctx, token, save)
+	mode, from, login := commitMode(ctx, token, save)
 	markSkipped(ctx, false)
 	if mode == opDelete {
 		// The session ended in this request, or this one would carry on
@@ -428,7 +428,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		if err != nil {
 			return s.wrap("commit", err)
 		}
-		o := &op{kind: mode, ctx: ctx, token: token, from: from, data: stored, expiry: formatExpiry(expiry)}
+		o := &op{kind: mode, ctx: ctx, token: token, from: from, login: login, data: stored, expiry: formatExpiry(expiry)}
 		switch mode {
 		case opUpdate:
 			o.readSum, o.merge = readSum(ctx, token, save), save.Merge

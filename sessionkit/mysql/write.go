@@ -128,7 +128,7 @@ func (s *Store) commitRows(rows []row) {
 		// one after it.
 		var later []*op
 		for i, r := range rows {
-			if len(r.ops) > 1 && r.last().merge != nil {
+			if len(r.ops) > 1 {
 				later = append(later, r.ops[1:]...)
 				rows[i] = row{ops: r.ops[:1]}
 			}
@@ -478,13 +478,13 @@ func (s *Store) renewOne(o *op) {
 				// another request saved it since this one read it.
 				var stored []byte
 				err := tx.QueryRowContext(o.ctx, s.q.lockData, o.from, o.from).Scan(&stored)
-				if err == sql.ErrNoRows {
+				if err == sql.ErrNoRows && !o.login {
 					o.ended = true
 					return nil
-				} else if err != nil {
+				} else if err != nil && err != sql.ErrNoRows {
 					return err
 				}
-				if dataSum(stored) != o.readSum {
+				if err == nil && dataSum(stored) != o.readSum {
 					if mergeErr = s.mergeInto(o, o.from, stored); mergeErr != nil {
 						return nil
 					}
@@ -494,7 +494,7 @@ func (s *Store) renewOne(o *op) {
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if n, err := res.RowsAffected(); err != nil || (n == 0 && !o.login) {
 				o.ended = err == nil
 				return err
 			}
