@@ -18,7 +18,8 @@ import (
 // after it returns; scs holds the session's lock while the store writes,
 // so that is the last moment the kit can read it. From the two readings
 // the store learns the bound user and whether anything changed, without
-// decoding the session's data (see mysql.Save).
+// decoding the session's data, unless another request saved the session
+// meanwhile and the two must be merged (see mysql.Save).
 
 type requestRecord struct{}
 

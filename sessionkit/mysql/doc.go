@@ -193,8 +193,10 @@
 // and only while the row is there, and RevokeUser and Revoke delete a
 // user's expired rows too, so that a revocation between RenewToken and the
 // request's save ends the renewed session as well. FinishRequest deletes a
-// row that was not renewed (a logout). A touch that coalescing skips writes nothing and reads nothing: its
-// response keeps the cookie, and the next request finds no session.
+// row that was not renewed (a logout). A touch that coalescing skips writes
+// nothing and reads nothing, and sessionkit's response sends no cookie (see
+// Request.Skipped); if the session ended meanwhile, the next request finds
+// none.
 //
 // Concurrent saves of one session are merged, not overwritten, when the
 // middleware gives a Save with Merge (sessionkit's does): the UPDATE of a
@@ -213,6 +215,30 @@
 // found from a new one: it writes every Commit as scs's stores do (insert
 // or replace), and a request that saves after a Delete writes the session
 // back.
+//
+// # A request's record without sessionkit
+//
+// sessionkit's middleware does all of this; a middleware of your own that
+// wants the same guarantees must do each step, in a fresh Request for every
+// request:
+//   - before scs's LoadAndSave: ctx = WithRequest(ctx, req), with req's IP,
+//     UserAgent and (with UpgradePlainTokens) PlainToken filled in. Without
+//     it the store is scs's drop-in: every save an upsert, the last one
+//     whole.
+//   - inside LoadAndSave, just before scs commits (the handler's first
+//     header write, or its return): req.Saving with the bound user, whether
+//     the values or deadline changed since the handler started, and a Merge.
+//     Without it the store decodes each save's data to learn the user and
+//     whether it changed, and concurrent saves are not merged (the last one
+//     wins whole).
+//   - in a login, before scs's RenewToken: MarkLogin(ctx). Without it a
+//     login whose old session was revoked meanwhile writes nothing.
+//   - just before the response's header is sent: drop the session's
+//     Set-Cookie when SessionEnded(ctx) or req.Skipped() (a client could
+//     otherwise be handed an ended session's cookie, or lose a newer one
+//     set by another of its requests), then call Store.FinishRequest(ctx).
+//     Without FinishRequest a logged-out session's expired row waits for
+//     cleanup.
 //
 // # Zero values
 //
@@ -234,7 +260,8 @@
 //
 // With an idle timeout scs commits every session on every request, so that
 // its expiry moves, even when nothing in it changed. With
-// Config.TouchInterval set (sessionkit sets a tenth of the idle timeout, at
+// Config.TouchInterval set (sessionkit always sets it: a tenth of the idle
+// timeout, at
 // most a minute), a Commit whose session holds the same deadline and values
 // as what was last read or written for its token is not written while its
 // expiry moves by less than TouchInterval, and is written as an expiry-only

@@ -62,7 +62,7 @@ type Request struct {
 	deleted map[string]bool   // deleted by this request
 	lost    bool              // a session the request found was ended by another
 	retired string            // a session the request found and deleted: a renewal's source
-	login   bool              // MarkLogin: a new session may follow a lost one
+	login   bool              // MarkLogin: the renewal is written even if its old session ended
 	ended   bool              // the last Commit wrote nothing: its session ended
 	skipped bool              // the last Commit wrote nothing: unchanged, expiry moved little
 	save    *Save             // what Saving said of the next Commit
@@ -94,10 +94,10 @@ type Save struct {
 	// read; when another request saved the session meanwhile, the store
 	// reads it again and writes the merge instead (see the package docs).
 	Merge func(stored []byte) (merged []byte, user string, err error)
-	// New says that the session is a new one: scs's Destroy ended the one
-	// the request had, and the handler put something after it. It
-	// carries nothing of the session the request found, so it is stored
-	// as a new session, not as a renewal of that one.
+	// New says that the session has no token yet: a new one, or one the
+	// handler put something into after scs's Destroy ended the one the
+	// request had. It carries nothing of the session the request found,
+	// so it is stored as a new session, not as a renewal of that one.
 	New bool
 }
 
@@ -125,7 +125,7 @@ func (r *Request) Saving(s Save) {
 
 // takeSave returns what Saving said of this Commit, once.
 func takeSave(ctx context.Context) (Save, bool) {
-	m, ok := memoOf(ctx)
+	m, ok := recordOf(ctx)
 	if !ok {
 		return Save{}, false
 	}
@@ -139,8 +139,8 @@ func takeSave(ctx context.Context) (Save, bool) {
 	return s, true
 }
 
-// memoOf returns the request's record in ctx, its maps made.
-func memoOf(ctx context.Context) (*Request, bool) {
+// recordOf returns the request's record in ctx, its maps made.
+func recordOf(ctx context.Context) (*Request, bool) {
 	m, ok := ctx.Value(requestKey{}).(*Request)
 	if !ok {
 		return nil, false
@@ -161,7 +161,7 @@ func memoOf(ctx context.Context) (*Request, bool) {
 // because it would have carried such a session on under a new token.
 // sessionkit's middleware then sends no session cookie.
 func SessionEnded(ctx context.Context) bool {
-	m, ok := memoOf(ctx)
+	m, ok := recordOf(ctx)
 	if !ok {
 		return false
 	}
@@ -174,7 +174,7 @@ func SessionEnded(ctx context.Context) bool {
 // next new session is stored even when the session it replaces ended while
 // the request ran. sessionkit's Kit.Login calls it.
 func MarkLogin(ctx context.Context) {
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		m.mu.Lock()
 		m.login = true
 		m.mu.Unlock()
@@ -184,7 +184,7 @@ func MarkLogin(ctx context.Context) {
 // markFound records that the request found token's session, stored as
 // stored.
 func markFound(ctx context.Context, token string, stored []byte) {
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		sum := dataSum(stored)
 		m.mu.Lock()
 		m.found[token] = true
@@ -202,7 +202,7 @@ func dataSum(stored []byte) string {
 // readSum returns the sum of token's stored data as the request last read
 // or wrote it, when the request can merge (see Save.Merge).
 func readSum(ctx context.Context, token string, save Save) string {
-	m, ok := memoOf(ctx)
+	m, ok := recordOf(ctx)
 	if !ok || save.Merge == nil {
 		return ""
 	}
@@ -213,7 +213,7 @@ func readSum(ctx context.Context, token string, save Save) string {
 
 // markSum records what the request wrote for token.
 func markSum(ctx context.Context, token string, stored []byte) {
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		sum := dataSum(stored)
 		m.mu.Lock()
 		m.sums[token] = sum
@@ -224,7 +224,7 @@ func markSum(ctx context.Context, token string, stored []byte) {
 // markWritten records that a Commit wrote token's session: its next Commit
 // is an update, and the request's last Commit did not end.
 func markWritten(ctx context.Context, token string) {
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		m.mu.Lock()
 		m.found[token] = true
 		m.ended = false
@@ -235,7 +235,7 @@ func markWritten(ctx context.Context, token string) {
 // markEnded records that a Commit wrote nothing for token: its session
 // ended while the request ran, or would have carried on one that did.
 func markEnded(ctx context.Context, token string) {
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		m.mu.Lock()
 		m.gone[token], m.ended = true, true
 		if m.found[token] {
@@ -254,7 +254,7 @@ func markEnded(ctx context.Context, token string) {
 // every session of a store used without a request's record, as with scs's
 // stores).
 func commitMode(ctx context.Context, token string, save Save) (kind opKind, from string, login bool) {
-	m, ok := memoOf(ctx)
+	m, ok := recordOf(ctx)
 	if !ok {
 		return opCommit, "", false
 	}
@@ -275,10 +275,12 @@ func commitMode(ctx context.Context, token string, save Save) (kind opKind, from
 
 // Skipped reports whether the request's last Commit wrote nothing because
 // its session had not changed and its expiry had moved by less than
-// Config.TouchInterval. The stored expiry is then the one the client's
-// cookie already carries, so sessionkit's middleware sends no session
-// cookie: a response that only read cannot replace a newer cookie that
-// another of the client's requests set meanwhile (a Login in another tab).
+// Config.TouchInterval. The stored expiry is then within TouchInterval of
+// the one the client's cookie carries when the client sent the session's
+// own cookie, so sessionkit's middleware sends no session cookie (unless
+// the request came with the legacy cookie, which it replaces): a response
+// that only read cannot replace a newer cookie that another of the
+// client's requests set meanwhile (a Login in another tab).
 func (r *Request) Skipped() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -287,7 +289,7 @@ func (r *Request) Skipped() bool {
 
 // markSkipped records whether the last Commit in ctx was a skipped touch.
 func markSkipped(ctx context.Context, skipped bool) {
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		m.mu.Lock()
 		m.skipped = skipped
 		m.mu.Unlock()
@@ -297,7 +299,7 @@ func markSkipped(ctx context.Context, skipped bool) {
 // markRetired records that the request retired token's session (see
 // opRetire): a new token committed next is renewed from it.
 func markRetired(ctx context.Context, token string) {
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		m.mu.Lock()
 		m.retired = token
 		m.mu.Unlock()
@@ -312,7 +314,7 @@ func markRetired(ctx context.Context, token string) {
 // already (it has expired), so a call left out only leaves the row to
 // cleanup.
 func (s *Store) FinishRequest(ctx context.Context) error {
-	m, ok := memoOf(ctx)
+	m, ok := recordOf(ctx)
 	if !ok {
 		return nil
 	}
@@ -330,7 +332,7 @@ func (s *Store) FinishRequest(ctx context.Context) error {
 // markIterated records that All returned token's session, for stored
 // under hashed tokens.
 func markIterated(ctx context.Context, token string) {
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		h := HashToken(token)
 		m.mu.Lock()
 		if m.iterated == nil {
@@ -345,7 +347,7 @@ func markIterated(ctx context.Context, token string) {
 // All returned, when token is its hash (scs's Iterate under
 // HashTokenInStore), or token.
 func storedToken(ctx context.Context, token string) string {
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if t, ok := m.iterated[token]; ok {
@@ -358,7 +360,7 @@ func storedToken(ctx context.Context, token string) string {
 // renewedFrom returns the session the request in ctx retired and may
 // renew.
 func renewedFrom(ctx context.Context) string {
-	m, ok := memoOf(ctx)
+	m, ok := recordOf(ctx)
 	if !ok {
 		return ""
 	}
@@ -369,7 +371,7 @@ func renewedFrom(ctx context.Context) string {
 
 // markRenewed records that the retired session moved to token.
 func markRenewed(ctx context.Context, token string) {
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		m.mu.Lock()
 		m.retired = ""
 		m.found[token] = true
@@ -382,7 +384,7 @@ func markRenewed(ctx context.Context, token string) {
 // the request found and has not deleted itself: if no row is deleted, that
 // session was ended by another request.
 func beforeDelete(ctx context.Context, token string) (foundByRequest bool) {
-	m, ok := memoOf(ctx)
+	m, ok := recordOf(ctx)
 	if !ok {
 		return false
 	}
@@ -399,7 +401,7 @@ func beforeDelete(ctx context.Context, token string) (foundByRequest bool) {
 // markLost records that a session the request found was ended by another
 // request before this one deleted it.
 func markLost(ctx context.Context, token string) {
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		m.mu.Lock()
 		m.gone[token], m.lost = true, true
 		m.mu.Unlock()

@@ -49,9 +49,9 @@ type Config struct {
 	// MaxInflight is how many Find statements, and separately how many
 	// Commit statements, hold a slot at once; calls that arrive while every
 	// slot is taken are batched: the next statement to start takes up to 64
-	// of them into one SELECT ... IN or one multi-row upsert. A statement
-	// that runs longer than 50ms gives its slot up. Zero turns batching off,
-	// so that every call has a statement of its own.
+	// of them into one statement (see Concurrency in the package docs). A
+	// statement that runs longer than 50ms gives its slot up. Zero turns
+	// batching off, so that every call has a statement of its own.
 	MaxInflight int
 
 	// TouchInterval, when positive, coalesces the writes that only move a
@@ -156,7 +156,7 @@ type Store struct {
 	updates       []lazyStmt // for a batch of Commits of found sessions
 	seenStmt      lazyStmt
 	users         usersState
-	touches       touches // the last reads and writes, without a memo
+	touches       touches // the last reads and writes, without a Request
 	reads, writes *batcher
 	splits        atomic.Int64 // write batches split to isolate a failing row
 

@@ -28,7 +28,7 @@ import (
 // or else both decoded by scs's GobCodec (whose encoding of a map orders
 // its keys at random), which costs two decodings per Commit.
 
-// touchMemory is how many tokens the store remembers without a memo.
+// touchMemory is how many tokens the store remembers without a Request.
 const touchMemory = 10000
 
 // seen is what the store last read or wrote for a token.
@@ -37,7 +37,7 @@ type seen struct {
 	expiry time.Time // as stored
 }
 
-// touches remembers, without a memo, the last read or write of a bounded
+// touches remembers, without a Request, the last read or write of a bounded
 // number of tokens.
 type touches struct {
 	mu   sync.Mutex
@@ -78,7 +78,7 @@ func (s *Store) remember(ctx context.Context, token string, data []byte, expiry 
 		return
 	}
 	data = bytes.Clone(data) // the caller may reuse its buffer
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		m.mu.Lock()
 		m.seen[token] = seen{data: data, expiry: expiry}
 		m.mu.Unlock()
@@ -91,7 +91,7 @@ func (s *Store) forget(ctx context.Context, token string) {
 	if s.cfg.TouchInterval <= 0 {
 		return
 	}
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		m.mu.Lock()
 		delete(m.seen, token)
 		m.mu.Unlock()
@@ -100,7 +100,7 @@ func (s *Store) forget(ctx context.Context, token string) {
 }
 
 func (s *Store) recall(ctx context.Context, token string) (seen, bool) {
-	if m, ok := memoOf(ctx); ok {
+	if m, ok := recordOf(ctx); ok {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		v, ok := m.seen[token]

@@ -27,7 +27,8 @@ func (s *Store) doubtWindow() time.Duration {
 	return 0
 }
 
-// runWrites runs a batch of Commits, or one Delete. Calls whose callers have
+// runWrites runs a batch of Commits, or one single-session write (a
+// Delete, a touch, a retirement, a renewal). Calls whose callers have
 // already gone are dropped.
 func (s *Store) runWrites(batch []*op) {
 	live := make([]*op, 0, len(batch))
