@@ -26,9 +26,9 @@ func BenchmarkRequestCommit(b *testing.B) {
 	store := encryptionStore(b, sessions)
 	for round := range encryptionRounds(b) {
 		for _, g := range Concurrency {
-			for _, mode := range []string{"upsert", "update"} {
+			for _, mode := range []string{"upsert", "update", "merging"} {
 				b.Run(fmt.Sprintf("round=%d/goroutines=%d/write=%s", round, g, mode), func(b *testing.B) {
-					if err := Run(b, g, requestCommit(sessions, store, mode == "update")); err != nil {
+					if err := Run(b, g, requestCommit(sessions, store, mode)); err != nil {
 						b.Fatal(err)
 					}
 				})
@@ -38,18 +38,25 @@ func BenchmarkRequestCommit(b *testing.B) {
 }
 
 // requestCommit returns an Op that finds a random session and commits it
-// with data changed in its last 8 bytes, in one request's context when
-// update is true, and with the Commit in a context of its own otherwise.
-func requestCommit(s Sessions, store *sessionkit.Store, update bool) Op {
+// with data changed in its last 8 bytes: in one request's context for
+// "update", and also with the Save a kit gives (a Merge, so that the UPDATE
+// holds only over the data read) for "merging"; with the Commit in a
+// context of its own for "upsert".
+func requestCommit(s Sessions, store *sessionkit.Store, mode string) Op {
+	update := mode != "upsert"
 	var n atomic.Uint64
 	return func() error {
 		i := mathrand.IntN(len(s.Tokens))
-		ctx := sessionkit.WithRequest(context.Background(), &sessionkit.Request{})
+		req := &sessionkit.Request{}
+		ctx := sessionkit.WithRequest(context.Background(), req)
 		if _, found, err := store.FindCtx(ctx, s.Tokens[i]); err != nil || !found {
 			return fmt.Errorf("find %s: found %v, %v", s.Tokens[i], found, err)
 		}
 		if !update {
 			ctx = sessionkit.WithRequest(context.Background(), &sessionkit.Request{})
+		}
+		if mode == "merging" {
+			req.Saving(sessionkit.Save{Changed: true, Merge: func(b []byte) ([]byte, string, error) { return b, "", nil }})
 		}
 		data := slices.Clone(s.Data[i])
 		binary.LittleEndian.PutUint64(data[len(data)-8:], n.Add(1))

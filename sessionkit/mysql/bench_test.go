@@ -154,3 +154,54 @@ func benchUserSessions(b *testing.B, kind string, n int, deadline time.Time) map
 	}
 	return sessions
 }
+
+// BenchmarkMergedSave measures a request's save of a session it found,
+// with a Merge given (as sessionkit's middleware gives one): "none" when no
+// other request saved the session since it was read (the common case: one
+// UPDATE), "conflict" when another did, so that the store reads the row,
+// merges and writes again. Each op is one Find and one save of the
+// measured request; in "conflict" the other request's save is made, untimed,
+// between the two.
+func BenchmarkMergedSave(b *testing.B) {
+	for _, conflict := range []bool{false, true} {
+		b.Run(map[bool]string{false: "none", true: "conflict"}[conflict], func(b *testing.B) {
+			s, _ := newStore(b, []string{recommendedTable})
+			b.Cleanup(func() { s.Close() })
+			expiry := time.Now().Add(time.Hour)
+			token := tokenFor("merge-bench", 0)
+			if err := s.Commit(token, benchData, expiry); err != nil {
+				b.Fatal(err)
+			}
+			merge := func(stored []byte) ([]byte, string, error) {
+				return append(stored[:len(stored):len(stored)], 'm'), "", nil
+			}
+			n := 0
+			for b.Loop() {
+				n++
+				ctx := WithRequest(context.Background(), nil)
+				read, _, err := s.FindCtx(ctx, token)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if conflict {
+					b.StopTimer()
+					if err := s.Commit(token, append(read[:len(read):len(read)], 'o'), expiry); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				ctx.Value(requestKey{}).(*Request).Saving(Save{Changed: true, Merge: merge})
+				if err := s.CommitCtx(ctx, token, append(read[:len(read):len(read)], 'r'), expiry); err != nil {
+					b.Fatal(err)
+				}
+				if n%100 == 0 { // keep the session small
+					b.StopTimer()
+					if err := s.Commit(token, benchData, expiry); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+			}
+		})
+	}
+}
