@@ -16,6 +16,12 @@ import (
 // cluster, on one fresh database, with the recommended table.
 func galeraStores(t *testing.T, set func(*Config)) ([]*Store, []*sql.DB) {
 	t.Helper()
+	return galeraStoresOn(t, recommendedTable, set)
+}
+
+// galeraStoresOn is galeraStores on the table ddl makes.
+func galeraStoresOn(t *testing.T, ddl string, set func(*Config)) ([]*Store, []*sql.DB) {
+	t.Helper()
 	mysqltest.Long(t)
 	cfgs := mysqltest.Cluster(t).Database(t)
 	var stores []*Store
@@ -23,7 +29,7 @@ func galeraStores(t *testing.T, set func(*Config)) ([]*Store, []*sql.DB) {
 	for i, c := range cfgs {
 		db := mysqltest.Open(t, c.FormatDSN())
 		if i == 0 {
-			if _, err := db.Exec(recommendedTable); err != nil {
+			if _, err := db.Exec(ddl); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"sessionkit.dev/internal/mysqltest"
 )
 
 // galeraUserStores is galeraStores on the table CreateTable makes, with
@@ -21,30 +19,7 @@ func galeraUserStores(t *testing.T) []*Store {
 
 func galeraUserStoresAndDBs(t *testing.T) ([]*Store, []*sql.DB) {
 	t.Helper()
-	mysqltest.Long(t)
-	cfgs := mysqltest.Cluster(t).Database(t)
-	var stores []*Store
-	var dbs []*sql.DB
-	for i, c := range cfgs {
-		db := mysqltest.Open(t, c.FormatDSN())
-		if i == 0 {
-			if _, err := db.Exec(usersTable); err != nil {
-				t.Fatal(err)
-			}
-		}
-		s, err := NewWithConfig(db, noCleanup())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		eventually(t, 10*time.Second, "the table on every node", func() bool {
-			var n int
-			db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sessions'").Scan(&n)
-			return n == 1
-		})
-		stores, dbs = append(stores, s), append(dbs, db)
-	}
-	return stores, dbs
+	return galeraStoresOn(t, usersTable, nil)
 }
 
 // TestGaleraRenewalEndsWithARevoke: a request renews its session's token
