@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -41,7 +42,12 @@ func mergeRoutes(kit *sessionkit.Kit) map[string]http.HandlerFunc {
 // mergeRoutes plus extra, with env on top of the defaults.
 func mergeServers(t *testing.T, n int, env map[string]string, extra func(*sessionkit.Kit) map[string]http.HandlerFunc) []*httptest.Server {
 	t.Helper()
-	environ := mysqlEnv(t, env)
+	// Saves of one session are written one after the other, each merged
+	// with the one before it (three round trips when another request
+	// saved first): 66 of them at once take longer than the tests' usual
+	// 2s bound on a loaded machine under the race detector.
+	environ := mysqlEnv(t, map[string]string{"SESSION_DB_QUERY_TIMEOUT": "30s"})
+	maps.Copy(environ, env)
 	var servers []*httptest.Server
 	for range n {
 		kit, _ := startKit(t, environ)

@@ -106,6 +106,8 @@ func TestParallelMergeBatchedHashedEncrypted(t *testing.T) {
 		"SESSION_ENCRYPTION_KEYS": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
 		"SESSION_HASH_TOKEN":      "true",
 		"SESSION_IDLE_TIMEOUT":    "20m",
+		// See mergeServers: saves of one session are written in turn.
+		"SESSION_DB_QUERY_TIMEOUT": "30s",
 	})
 	var servers []*httptest.Server
 	var logs []*logBuffer
