@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -292,12 +293,21 @@ func (s *Store) RevokeUser(ctx context.Context, userID, keepStoredToken string) 
 	}
 	var ended []userRow
 	err := s.checkUserRows(ctx, userID)
-	if err == nil {
-		err = s.retry(ctx, func() error {
-			var err error
-			ended, err = s.deleteUserRows(ctx, userID, keep)
-			return err
-		})
+	// Its locks on the user_id index meet other transactions' (other
+	// revocations, renewals, on a cluster other nodes' writes): a deadlock
+	// or a certification conflict is tried again, more often than a
+	// session's write, after a short random pause.
+	for attempt := 0; err == nil; attempt++ {
+		ended, err = s.deleteUserRows(ctx, userID, keep)
+		if err == nil || !isConflict(err) || attempt == revokeRetries || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-time.After(time.Duration(rand.Int64N(int64(10*time.Millisecond) << min(attempt, 4)))):
+			err = nil
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 	}
 	if err != nil {
 		return 0, s.wrapUsers("revoking sessions", err)
@@ -373,8 +383,12 @@ func (s *Store) deleteUserRows(ctx context.Context, userID string, keep func(str
 	return ended, tx.Commit()
 }
 
-// revokeRounds bounds deleteUserRows' repeated reads.
-const revokeRounds = 10
+// revokeRounds bounds deleteUserRows' repeated reads, revokeRetries
+// RevokeUser's attempts after a conflict.
+const (
+	revokeRounds  = 10
+	revokeRetries = 10
+)
 
 // lockUserRows reads and locks userID's rows but those keep keeps.
 func (s *Store) lockUserRows(ctx context.Context, tx *sql.Tx, userID string, keep func(string) bool) ([]userRow, error) {
