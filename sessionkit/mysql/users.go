@@ -378,7 +378,13 @@ func (s *Store) deleteUserRows(ctx context.Context, userID string, keep func(str
 				return nil, err
 			}
 		}
-		ended = append(ended, found...)
+		for _, r := range found {
+			// A row found again (its deletion had not reached it, as a
+			// cluster node may let happen) counts once.
+			if !slices.ContainsFunc(ended, func(e userRow) bool { return e.token == r.token }) {
+				ended = append(ended, r)
+			}
+		}
 	}
 	return ended, tx.Commit()
 }
