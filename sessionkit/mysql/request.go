@@ -369,13 +369,12 @@ func renewedFrom(ctx context.Context) string {
 	return m.retired
 }
 
-// markRenewed records that the retired session moved to token.
-func markRenewed(ctx context.Context, token string) {
+// markRenewed records that the retired session moved to a new token
+// (which markWritten records).
+func markRenewed(ctx context.Context) {
 	if m, ok := recordOf(ctx); ok {
 		m.mu.Lock()
 		m.retired = ""
-		m.found[token] = true
-		m.ended = false
 		m.mu.Unlock()
 	}
 }

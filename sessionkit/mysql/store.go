@@ -450,7 +450,7 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 			return nil
 		}
 		if mode == opRenew {
-			markRenewed(ctx, token)
+			markRenewed(ctx)
 		}
 		markWritten(ctx, token)
 		markSum(ctx, token, o.data)

@@ -493,10 +493,10 @@ func userArgs(ctx context.Context, data []byte, save Save, described bool) (user
 // take them: cut to size, a user agent that is not UTF-8 (an HTTP header
 // may carry any byte) repaired, empty ones NULL.
 func requestArgs(ctx context.Context) (ip, agent any) {
-	var info Request
-	if r, ok := ctx.Value(requestKey{}).(*Request); ok {
-		info.IP, info.UserAgent = r.IP, r.UserAgent
+	r, ok := ctx.Value(requestKey{}).(*Request)
+	if !ok {
+		return nil, nil
 	}
-	ua := strings.TrimSpace(strings.ToValidUTF8(info.UserAgent, "\uFFFD"))
-	return nullable(clip.Prefix(strings.TrimSpace(info.IP), maxIP)), nullable(clip.Prefix(ua, maxUserAgent))
+	ua := strings.TrimSpace(strings.ToValidUTF8(r.UserAgent, "\uFFFD"))
+	return nullable(clip.Prefix(strings.TrimSpace(r.IP), maxIP)), nullable(clip.Prefix(ua, maxUserAgent))
 }
