@@ -6,11 +6,11 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"fmt"
-
-	"github.com/alexedwards/scs/v2"
+	"time"
 )
 
 // The stored form of session data. Data without a header is what scs's codec
@@ -244,11 +244,23 @@ func (s *Store) plain(data []byte) ([]byte, error) {
 	case s.cfg.RequireEncryption:
 		return nil, fmt.Errorf("%w: not encrypted, and RequireEncryption is on", errUnreadable)
 	case s.keys != nil:
-		if _, _, err := (scs.GobCodec{}).Decode(data); err != nil {
+		if !gobSession(data) {
 			return nil, fmt.Errorf("%w: neither encrypted nor a session scs's GobCodec decodes (damaged, or not written by a session manager)", errUnreadable)
 		}
 	}
 	return data, nil
+}
+
+// gobSession reports whether data is one session as scs's GobCodec encodes
+// it, and nothing after it: a few random bytes (a sealed row cut short) may
+// decode as an empty session, but then leave bytes unread.
+func gobSession(data []byte) bool {
+	r := bytes.NewReader(data) // an io.ByteReader: gob reads no further than it needs
+	var session struct {
+		Deadline time.Time
+		Values   map[string]any
+	}
+	return gob.NewDecoder(r).Decode(&session) == nil && r.Len() == 0
 }
 
 // unreadable logs and counts a stored session that could not be read: it is
