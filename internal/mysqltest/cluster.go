@@ -15,6 +15,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -148,7 +149,16 @@ func Cluster(t testing.TB) *GaleraCluster {
 	}
 	if clusters.c == nil {
 		began := time.Now()
-		clusters.c, clusters.err = startCluster(setup)
+		// The free ports it picks may be taken by another process before
+		// a node binds them: a start that failed for that is tried again,
+		// on other ports.
+		for attempt := 0; ; attempt++ {
+			clusters.c, clusters.err = startCluster(setup)
+			if clusters.err == nil || attempt == 2 || !strings.Contains(clusters.err.Error(), "Address already in use") {
+				break
+			}
+			t.Logf("mysqltest: Galera cluster start: a port was taken, trying again on others")
+		}
 		if clusters.err != nil {
 			t.Fatal(clusters.err)
 		}
